@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("security.urls")),
+    path("staff/patrons/", include("patrons.urls")),
+    path("staff/sites/", include("sites.urls")),
+    path("me/", include("patrons.urls_self")),
+    path("admin/", admin.site.urls),
+]

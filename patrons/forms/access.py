@@ -1,0 +1,150 @@
+"""The Access tab's input. The choices shown are what the policy lets the operator give;
+the fields accept any existing group or site, so that a crafted request reaches the
+service, whose policy check refuses it (403) and changes nothing."""
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.db.models.functions import Lower
+
+from patrons.forms.record import add_service_errors, rebase_after_stale_edit
+from patrons.models import Patron
+from patrons.services import PIN_FORMAT
+from security.models import SecurityGroup
+from sites.models import Site
+
+USERNAME_TAKEN = "Another account already uses this username (usernames ignore case)."
+CONFIRMATION_MISMATCH = "The two passwords do not match."
+CONFIRMATION_MISSING = "Type the new password again to confirm it."
+# Service errors on fields this form does not have: where the operator will look for them.
+SERVICE_FIELDS = {"email": "security_group", "password": "password1"}
+
+
+class AccessForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    security_group = forms.ModelChoiceField(
+        queryset=SecurityGroup.objects.all(), empty_label=None, label="Security group"
+    )
+    username = forms.CharField(
+        required=False,
+        max_length=150,
+        validators=[UnicodeUsernameValidator()],
+        help_text="Without a username the patron cannot sign in.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    password1 = forms.CharField(
+        label="New password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="New password confirmation",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    must_change_password = forms.BooleanField(
+        label="Force password change at next login", required=False
+    )
+    pin = forms.RegexField(
+        label="New self-check PIN",
+        regex=r"^[0-9]{4}$",
+        required=False,
+        error_messages={"invalid": PIN_FORMAT},
+        widget=forms.PasswordInput(
+            attrs={"inputmode": "numeric", "autocomplete": "off", "maxlength": 4}
+        ),
+        help_text="Four digits, for self-check machines.",
+    )
+    clear_pin = forms.BooleanField(label="Remove the PIN", required=False)
+    site_access = forms.ModelMultipleChoiceField(
+        queryset=Site.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(
+        self,
+        *args,
+        patron: Patron,
+        groups: list[SecurityGroup],
+        sites: list[Site],
+        patron_site_ids: set[int],
+        group_locked: bool = False,
+        readonly: bool = False,
+        **kwargs,
+    ):
+        kwargs.setdefault("initial", _initial(patron, patron_site_ids))
+        super().__init__(*args, **kwargs)
+        self.patron = patron
+        self.fields["password1"].help_text = " ".join(
+            password_validation.password_validators_help_texts()
+        )
+        self.fields["security_group"].widget.choices = [(g.pk, str(g)) for g in groups]
+        self.fields["site_access"].widget.choices = [(s.pk, str(s)) for s in sites]
+        self.fields["security_group"].disabled = group_locked or readonly
+        if readonly:
+            for field in self.fields.values():
+                field.disabled = True
+
+    def clean_username(self) -> str | None:
+        username = self.cleaned_data["username"].strip()
+        if not username:
+            return None
+        # Lower(), not iexact: it is what the unique index patron_username_unique_ci holds.
+        taken = Patron.objects.alias(lowered=Lower("username")).filter(lowered=username.lower())
+        if taken.exclude(pk=self.patron.pk).exists():
+            raise forms.ValidationError(USERNAME_TAKEN)
+        return username
+
+    def clean(self):
+        data = super().clean()
+        password, confirmation = data.get("password1"), data.get("password2")
+        if password and not confirmation:
+            self.add_error("password2", CONFIRMATION_MISSING)
+        elif password and password != confirmation:
+            self.add_error("password2", CONFIRMATION_MISMATCH)
+        elif password:
+            self._validate_password(password, data)
+        return data
+
+    def _validate_password(self, password: str, data: dict) -> None:
+        candidate = Patron(
+            pk=self.patron.pk,
+            username=data.get("username"),
+            first_name=self.patron.first_name,
+            last_name=self.patron.last_name,
+            email=self.patron.email,
+        )
+        try:
+            password_validation.validate_password(password, candidate)
+        except forms.ValidationError as error:
+            self.add_error("password1", error)
+
+    def service_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "version": data["version"],
+            "security_group": data["security_group"],
+            "username": data["username"],
+            "sites": data["site_access"],
+            "must_change_password": data["must_change_password"],
+            "password": data["password1"] or None,
+            "pin": data["pin"] or None,
+            "clear_pin": data["clear_pin"],
+        }
+
+    def add_service_errors(self, error) -> None:
+        add_service_errors(self, error, SERVICE_FIELDS)
+
+    def rebase(self, stale) -> None:
+        rebase_after_stale_edit(self, stale)
+
+
+def _initial(patron: Patron, patron_site_ids: set[int]) -> dict:
+    return {
+        "version": patron.version,
+        "security_group": patron.security_group_id,
+        "username": patron.username or "",
+        "must_change_password": patron.must_change_password,
+        "site_access": sorted(patron_site_ids),
+    }

@@ -1,0 +1,98 @@
+from django import forms
+
+from patrons.models import Patron, PatronType
+from patrons.selectors import DEFAULT_SORT, SORTS, PatronFilters, Status
+from security import policy
+from security.models import SecurityGroup
+from sites.models import Site
+
+ANY = ""
+YES_NO = [(ANY, "Any"), ("yes", "Yes"), ("no", "No")]
+STATUS_CHOICES = [
+    (ANY, "All"),
+    (Status.ACTIVE, "Active and not expired"),
+    (Status.INACTIVE, "Inactive or expired"),
+]
+SORT_CHOICES = [(name, name) for name in SORTS] + [(f"-{name}", f"-{name}") for name in SORTS]
+
+
+def _yes_no(label: str) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label=label,
+        choices=YES_NO,
+        coerce=lambda value: value == "yes",
+        empty_value=None,
+        required=False,
+    )
+
+
+class PatronSearchForm(forms.Form):
+    """The search box and filters of the patron list (a GET form: the URL is the search).
+
+    Sites on offer are those whose patrons the operator may see (with their grants). Every
+    security group is on offer: each row of the list names its patron's group anyway.
+    """
+
+    q = forms.CharField(
+        label="Find patrons",
+        required=False,
+        max_length=200,
+        help_text="Barcode, username, email, identifier, or names (first, last, preferred).",
+        widget=forms.SearchInput(attrs={"autofocus": True, "autocomplete": "off"}),
+    )
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
+    group = forms.ModelChoiceField(
+        label="Security group",
+        queryset=SecurityGroup.objects.order_by("level", "name"),
+        required=False,
+        empty_label="Any",
+    )
+    site = forms.ModelChoiceField(
+        label="Home site", queryset=Site.objects.none(), required=False, empty_label="Any"
+    )
+    patron_type = forms.ModelChoiceField(
+        queryset=PatronType.objects.order_by("name"), required=False, empty_label="Any"
+    )
+    source = forms.ChoiceField(
+        label="Account type", choices=[(ANY, "Any"), *Patron.Source.choices], required=False
+    )
+    blocked = _yes_no("Has an active block")
+    notes = _yes_no("Has notes")
+    generic = _yes_no("Generic account")
+    sort = forms.ChoiceField(choices=SORT_CHOICES, required=False, widget=forms.HiddenInput)
+
+    FILTERS = ["status", "group", "site", "patron_type", "source", "blocked", "notes", "generic"]
+
+    def __init__(self, *args, operator, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = policy.scope(operator, "patrons.view_patron", Site)
+        self.fields["site"].label_from_instance = lambda site: f"{site.code} - {site.name}"
+
+    def value(self, name: str):
+        """The cleaned value, or "any" for a field left empty or refused."""
+        cleaned = getattr(self, "cleaned_data", {})
+        return cleaned.get(name) if cleaned.get(name) not in (None, "") else None
+
+    @property
+    def query(self) -> str:
+        return self.value("q") or ""
+
+    @property
+    def ordering(self) -> str:
+        return self.value("sort") or DEFAULT_SORT
+
+    @property
+    def is_filtered(self) -> bool:
+        return any(self.value(name) is not None for name in self.FILTERS)
+
+    def filters(self) -> PatronFilters:
+        return PatronFilters(
+            status=self.value("status") or "",
+            security_group=self.value("group"),
+            site=self.value("site"),
+            patron_type=self.value("patron_type"),
+            source=self.value("source") or "",
+            has_active_block=self.value("blocked"),
+            has_notes=self.value("notes"),
+            is_generic=self.value("generic"),
+        )

@@ -1,0 +1,306 @@
+from datetime import date
+
+import pghistory
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import _user_has_module_perms, _user_has_perm
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Coalesce, Lower
+
+from libstaff.stamps import Stamped
+from security.models import Level
+
+# Rule 6. Preferences will make both thresholds configurable.
+EMAIL_REQUIRED_FROM_LEVEL = Level.LIBRARIAN
+HOME_SITE_ACCESS_FROM_LEVEL = Level.LIBRARY_AIDE
+EMAIL_REQUIRED = "An email address is required for Librarian (2) and higher security groups."
+
+# Search support (patrons.selectors.patron_search). The SQL functions are IMMUTABLE wrappers
+# around unaccent() made by migration 0006_search, so that their results can be stored and
+# indexed: libstaff_fold(text) lowers, strips accents, drops apostrophes, hyphens to spaces.
+NO_EXPIRY = date(9999, 12, 31)  # sorts patrons without an expiry date after every other
+
+
+def fold(expression) -> models.Func:
+    """The same folding as the stored search columns, for a search term or a column."""
+    return models.Func(expression, function="libstaff_fold", output_field=models.TextField())
+
+
+SEARCH_NAME = models.Func(
+    *["first_name", "middle_name", "last_name", "preferred_first_name", "preferred_last_name"],
+    function="libstaff_search_name",
+    output_field=models.TextField(),
+)
+SORT_NAME = models.Func(
+    *["last_name", "first_name", "preferred_last_name", "preferred_first_name"],
+    function="libstaff_sort_name",
+    output_field=models.TextField(),
+)
+BARCODE_MISSING = models.ExpressionWrapper(
+    models.Q(barcode__isnull=True), output_field=models.BooleanField()
+)
+BARCODE_SORT = Coalesce("barcode", models.Value(""))
+EXPIRY_SORT = Coalesce("expiry_date", models.Value(NO_EXPIRY))
+
+
+class PatronQuerySet(models.QuerySet):
+    def visible_to(self, operator):
+        """The patrons this operator may see on the staff side (the policy, in SQL)."""
+        from security import policy
+
+        return policy.scope(operator, "patrons.view_patron", self)
+
+    def active_district_administrators(self):
+        return self.filter(is_active=True, security_group__level=Level.DISTRICT_ADMINISTRATOR)
+
+
+class PatronManager(BaseUserManager.from_queryset(PatronQuerySet)):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        """Sign-in is by username or, failing that, an email that only one account uses.
+
+        Accounts without a username cannot sign in. Both lookups are case-insensitive.
+        """
+        can_sign_in = self.select_related("security_group").filter(username__isnull=False)
+        by_username = can_sign_in.filter(username__iexact=username).first()
+        if by_username is not None:
+            return by_username
+        by_email = list(can_sign_in.filter(email__iexact=username)[:2]) if username else []
+        if len(by_email) != 1:
+            raise self.model.DoesNotExist
+        return by_email[0]
+
+
+@pghistory.track(
+    pghistory.InsertEvent(),
+    pghistory.UpdateEvent(),
+    pghistory.DeleteEvent(),
+    exclude=[
+        "password",
+        "pin",
+        "last_login",
+        "updated_at",
+        "is_active",
+        "search_name",
+        "sort_name",
+    ],
+)
+class Patron(AbstractBaseUser, Stamped):
+    """A library patron. Operators are patrons whose security group is below level 5."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CARD_LOST = "card_lost", "Card lost"
+        SUSPENDED = "suspended", "Suspended"
+        TRANSFERRED = "transferred", "Transferred"
+        INACTIVE = "inactive", "Inactive"
+        OTHER = "other", "Other"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        MAIL = "mail", "Mail"
+
+    class Source(models.TextChoices):
+        STAFF = "staff", "Entered by staff"
+        IMPORT = "import", "Managed by an import"
+
+    # Personal
+    title = models.CharField(max_length=20, blank=True)
+    first_name = models.CharField(max_length=80, blank=True)
+    middle_name = models.CharField(max_length=80, blank=True)
+    last_name = models.CharField(max_length=80)
+    preferred_first_name = models.CharField(max_length=80, blank=True)
+    preferred_last_name = models.CharField(max_length=80, blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+    gender = models.CharField(max_length=30, blank=True)
+    barcode = models.CharField(max_length=15, unique=True, null=True, blank=True)
+    admin_system_id = models.CharField(max_length=40, blank=True)
+    patron_type = models.ForeignKey(
+        "patrons.PatronType",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="patrons",
+    )
+    cohort = models.CharField(max_length=40, blank=True)
+    form_class = models.CharField(max_length=40, blank=True)
+    home_site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="patrons")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    expiry_date = models.DateField(null=True, blank=True)
+    purge_date = models.DateField(null=True, blank=True)
+    is_generic = models.BooleanField(
+        "generic account",
+        default=False,
+        help_text="A shared account restricted to its sites; it never borrows.",
+    )
+    is_staff_member = models.BooleanField("staff member", default=False)
+    is_protected = models.BooleanField(
+        "protected", default=False, help_text="Protected records cannot be deleted."
+    )
+    photo = models.ImageField(upload_to="patron-photos/", blank=True)
+
+    # Contact
+    email = models.EmailField("primary email", blank=True)
+    communication_channel = models.CharField(
+        max_length=5, choices=Channel.choices, default=Channel.MAIL
+    )
+    language = models.CharField(max_length=10, default="en")
+    additional_email = models.EmailField(
+        "additional communication email",
+        blank=True,
+        db_default="",
+        help_text="Gets a copy of every notice (a parent's address, for example).",
+    )
+    notify_overdue = models.BooleanField("overdue notices", default=True, db_default=True)
+    notify_hold_ready = models.BooleanField("hold-ready notices", default=True, db_default=True)
+    notify_fines = models.BooleanField("fine notices", default=True, db_default=True)
+    keep_history = models.BooleanField("keep circulation history", default=False, db_default=False)
+
+    # Access
+    username = models.CharField(
+        max_length=150,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Without a username the patron cannot sign in.",
+    )
+    security_group = models.ForeignKey(
+        "security.SecurityGroup", on_delete=models.PROTECT, related_name="members"
+    )
+    site_access = models.ManyToManyField("sites.Site", blank=True, related_name="operators")
+    pin = models.CharField(
+        "self-check PIN",
+        max_length=128,
+        blank=True,
+        db_default="",
+        help_text="Four digits for self-check machines; stored hashed.",
+    )
+    source = models.CharField(
+        "account type",
+        max_length=6,
+        choices=Source.choices,
+        default=Source.STAFF,
+        db_default=Source.STAFF,
+    )
+    must_change_password = models.BooleanField("force password change at next login", default=False)
+    is_active = models.GeneratedField(
+        expression=models.Case(
+            models.When(status="active", then=models.Value(True)),
+            default=models.Value(False),
+        ),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
+    version = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Raised on every save; refuses stale edits."
+    )
+
+    # Search: every name folded into one string (" jose maria muller pepe"), trigram-indexed
+    # for substrings and word prefixes; and the name as listed (preferred names first), folded,
+    # in byte order so that "Öztürk" files under O and "de la Cruz" under D on any database.
+    search_name = models.GeneratedField(
+        expression=SEARCH_NAME, output_field=models.TextField(), db_persist=True
+    )
+    sort_name = models.GeneratedField(
+        expression=SORT_NAME, output_field=models.TextField(db_collation="C"), db_persist=True
+    )
+
+    objects = PatronManager()
+
+    USERNAME_FIELD = "username"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["last_name", "email"]
+
+    class Meta:
+        ordering = ["last_name", "first_name", "pk"]
+        constraints = [
+            models.UniqueConstraint(Lower("username"), name="patron_username_unique_ci"),
+        ]
+        indexes = [
+            GinIndex(OpClass("search_name", name="gin_trgm_ops"), name="patron_search_name_trgm"),
+            models.Index(fields=["sort_name", "id"], name="patron_sort_name"),
+            models.Index(fields=["home_site", "sort_name", "id"], name="patron_site_sort"),
+            models.Index(Lower("email"), name="patron_email_ci"),
+            models.Index(BARCODE_MISSING, BARCODE_SORT, "id", name="patron_barcode_sort"),
+            models.Index(EXPIRY_SORT, "sort_name", "id", name="patron_expiry_sort"),
+            # Filters whose rare side would otherwise read every row.
+            models.Index(fields=["source"], name="patron_source"),
+            models.Index(
+                fields=["sort_name", "id"],
+                condition=models.Q(is_generic=True),
+                name="patron_generic_sort",
+            ),
+        ]
+        permissions = [
+            ("edit_personal", "Can edit the Personal tab"),
+            ("edit_contact", "Can edit the Contact tab"),
+            ("edit_access", "Can edit the Access tab (group, password, site access)"),
+            ("edit_notes", "Can edit notes"),
+            ("edit_blocks", "Can edit blocks"),
+            ("merge_patron", "Can merge patrons"),
+            ("import_patrons", "Can import patrons"),
+            ("export_patrons", "Can export patrons"),
+            ("override_blocks", "Can override blocks"),
+        ]
+
+    def __str__(self):
+        return self.display_name
+
+    def clean(self):
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email or "")
+        if (
+            self.security_group_id
+            and self.security_group.level <= EMAIL_REQUIRED_FROM_LEVEL
+            and not self.email
+        ):
+            raise ValidationError({"email": EMAIL_REQUIRED})
+
+    @property
+    def needs_home_site_access(self) -> bool:
+        return self.security_group.level <= HOME_SITE_ACCESS_FROM_LEVEL
+
+    @property
+    def display_name(self) -> str:
+        first = self.preferred_first_name or self.first_name
+        last = self.preferred_last_name or self.last_name
+        return f"{first} {last}".strip()
+
+    def get_full_name(self):
+        return self.display_name
+
+    def get_short_name(self):
+        return self.preferred_first_name or self.first_name or self.last_name
+
+    @property
+    def level(self) -> int:
+        return self.security_group.level
+
+    @property
+    def is_operator(self) -> bool:
+        return self.level < Level.PATRON
+
+    @property
+    def is_district_administrator(self) -> bool:
+        return self.level == Level.DISTRICT_ADMINISTRATOR
+
+    @property
+    def is_staff(self) -> bool:
+        """Django admin access: District Administrators only."""
+        return self.is_active and self.is_district_administrator
+
+    @property
+    def is_superuser(self) -> bool:
+        # Power comes from the security group and the policy, never from a flag.
+        return False
+
+    def has_perm(self, perm, obj=None):
+        return _user_has_perm(self, perm, obj)
+
+    def has_perms(self, perm_list, obj=None):
+        return all(self.has_perm(perm, obj) for perm in perm_list)
+
+    def has_module_perms(self, app_label):
+        return _user_has_module_perms(self, app_label)

@@ -1,0 +1,10 @@
+"""Operations that change patrons: `from patrons import services; services.patron_create(...)`.
+
+patron.py holds the record and access operations; contact.py the Contact tab's."""
+
+from patrons.services.contact import *  # noqa: F403
+from patrons.services.patron import *  # noqa: F403
+from patrons.services.patron import (  # noqa: F401 (private helpers other modules reuse)
+    _acting,
+    _locked,
+)

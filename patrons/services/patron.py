@@ -1,0 +1,346 @@
+"""Operations that change a patron's record and access. Each checks the policy first (so
+commands and imports are checked too), validates, saves, and records the acting operator."""
+
+import re
+from collections.abc import Iterable
+
+import pghistory
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from patrons.models import Patron
+from security import policy
+from security.models import Level, SecurityGroup
+from sites.models import Site
+
+__all__ = [
+    "LAST_DISTRICT_ADMIN",
+    "PIN_FORMAT",
+    "PROTECTED_PATRON",
+    "SITE_OUT_OF_SCOPE",
+    "STALE_EDIT",
+    "StaleEdit",
+    "patron_assign_group",
+    "patron_create",
+    "patron_delete",
+    "patron_set_password",
+    "patron_set_site_access",
+    "patron_set_status",
+    "patron_update",
+    "patron_update_access",
+]
+
+LAST_DISTRICT_ADMIN = (
+    "This is the last active District Administrator: make another District Administrator "
+    "first, or nobody could administer the district."
+)
+PROTECTED_PATRON = "This patron is protected and cannot be deleted."
+PIN_FORMAT = "The PIN must be exactly 4 digits."
+_PIN = re.compile(r"[0-9]{4}")
+SITE_OUT_OF_SCOPE = "You can only give access to sites within your own site access."
+STALE_EDIT = (
+    "{who} changed this record at {when} while you were editing it ({fields}). Your changes "
+    "were not saved: review theirs, then make yours again."
+)
+
+
+class StaleEdit(Exception):
+    """The record changed after the editor loaded it; nothing was saved."""
+
+    def __init__(self, *, current: Patron, changed_fields: list[str]):
+        self.current = current
+        self.changed_fields = changed_fields
+        who = current.updated_by.display_name if current.updated_by else "Someone"
+        when = timezone.localtime(current.updated_at).strftime("%H:%M")
+        labels = [str(Patron._meta.get_field(name).verbose_name) for name in changed_fields]
+        super().__init__(
+            STALE_EDIT.format(who=who, when=when, fields=", ".join(labels) or "its record")
+        )
+
+
+def _acting(actor):
+    return pghistory.context(user=actor.pk if actor is not None else None)
+
+
+@transaction.atomic
+def patron_create(
+    *,
+    actor: Patron,
+    home_site: Site,
+    last_name: str,
+    security_group: SecurityGroup | None = None,
+    password: str | None = None,
+    site_access: Iterable[Site] = (),
+    **fields,
+) -> Patron:
+    """Register a patron at `home_site`; the group defaults to Patron (5)."""
+    policy.require(actor, "patrons.add_patron", home_site)
+    default_group = SecurityGroup.objects.default_for_new_patrons()
+    group = security_group or default_group
+    patron = Patron(
+        home_site=home_site,
+        last_name=last_name,
+        security_group=group,
+        created_by=actor,
+        updated_by=actor,
+        **fields,
+    )
+    if group != default_group:
+        policy.require_assign_group(actor, patron, group)
+    _set_password(patron, password)
+    with _acting(actor):
+        patron.full_clean()
+        patron.save()
+        if site_access:
+            _check_sites_grantable(actor, site_access)
+            patron.site_access.set(site_access)
+        _ensure_home_site_access(patron)
+    return patron
+
+
+@transaction.atomic
+def patron_update(*, actor: Patron, patron: Patron, action: str, version: int, **fields) -> Patron:
+    """Save the fields of one tab, refusing a stale edit.
+
+    `version` is the one the editor loaded: when someone saved since, StaleEdit names what
+    they changed and nothing is written (two operators never silently overwrite each other).
+    """
+    policy.require(actor, action, patron)
+    current = _locked(patron)
+    _check_version(current, version)
+    if fields.get("status", current.status) != Patron.Status.ACTIVE:
+        _ensure_not_last_district_admin(current)
+    old_photo = current.photo
+    for name, value in fields.items():
+        setattr(current, name, value)
+    # The record as it will be must still be the actor's to edit (a new home site in scope).
+    policy.require(actor, action, current)
+    current.updated_by = actor
+    current.version += 1
+    with _acting(actor):
+        current.full_clean()
+        current.save()
+        _ensure_home_site_access(current)
+    if "photo" in fields and old_photo and old_photo.name != current.photo.name:
+        _delete_file_on_commit(old_photo)
+    return current
+
+
+@transaction.atomic
+def patron_update_access(
+    *,
+    actor: Patron,
+    patron: Patron,
+    version: int,
+    security_group: SecurityGroup,
+    username: str | None,
+    sites: Iterable[Site],
+    must_change_password: bool,
+    password: str | None = None,
+    pin: str | None = None,
+    clear_pin: bool = False,
+) -> Patron:
+    """The Access tab in one version-checked, all-or-nothing save: the group (rule 4, the
+    last District Administrator), username, password, PIN (stored hashed), site access
+    (rule 5, sites out of the actor's reach kept) and rule 6."""
+    current = _locked(patron)
+    policy.require(actor, "patrons.edit_access", current)
+    _check_version(current, version)
+    if security_group.pk != current.security_group_id:
+        _change_group(actor, current, security_group)
+    current.username = username or None
+    current.must_change_password = must_change_password
+    _set_new_password(current, password)
+    _set_pin(current, pin, clear=clear_pin)
+    current.updated_by = actor
+    current.version += 1
+    with _acting(actor):
+        current.full_clean()
+        current.save()
+        _apply_site_access(actor, current, sites)
+        _ensure_home_site_access(current)
+    policy.forget(patron)
+    return current
+
+
+def _change_group(actor: Patron, patron: Patron, group: SecurityGroup) -> None:
+    """Call with the patron from _locked()."""
+    policy.require_assign_group(actor, patron, group)
+    if group.level != Level.DISTRICT_ADMINISTRATOR:
+        _ensure_not_last_district_admin(patron)
+    patron.security_group = group
+
+
+def _set_new_password(patron: Patron, password: str | None) -> None:
+    if password:
+        validate_password(password, patron)
+        patron.set_password(password)
+
+
+def _set_pin(patron: Patron, pin: str | None, *, clear: bool) -> None:
+    if pin:
+        if not _PIN.fullmatch(pin):
+            raise ValidationError({"pin": PIN_FORMAT})
+        patron.pin = make_password(pin)
+    elif clear:
+        patron.pin = ""
+
+
+def _check_version(current: Patron, version: int) -> None:
+    if current.version != version:
+        raise StaleEdit(current=current, changed_fields=_changed_since(current, version))
+
+
+def _changed_since(current: Patron, version: int) -> list[str]:
+    """Fields whose value differs between the history snapshot at `version` and now."""
+    seen = current.events.filter(version=version).order_by("-pgh_id").first()
+    if seen is None:
+        return []
+    skip = {"version", "updated_by", "created_at", "created_by"}
+    return [
+        field.name
+        for field in Patron._meta.concrete_fields
+        if field.name not in skip
+        and hasattr(seen, field.attname)
+        and getattr(seen, field.attname) != getattr(current, field.attname)
+    ]
+
+
+@transaction.atomic
+def patron_assign_group(*, actor: Patron, patron: Patron, group: SecurityGroup) -> Patron:
+    """Rule 4, and rule 3's last District Administrator."""
+    policy.require_assign_group(actor, patron, group)
+    patron = _locked(patron)
+    if group.level != Level.DISTRICT_ADMINISTRATOR:
+        _ensure_not_last_district_admin(patron)
+    patron.security_group = group
+    patron.updated_by = actor
+    with _acting(actor):
+        patron.full_clean()
+        patron.version += 1
+        patron.save()
+        _ensure_home_site_access(patron)
+    return patron
+
+
+@transaction.atomic
+def patron_set_site_access(*, actor: Patron, patron: Patron, sites: Iterable[Site]) -> Patron:
+    """Give access only to sites within one's own; sites outside it that the patron
+    already has are kept (the operator cannot see them, so cannot mean to remove them)."""
+    policy.require(actor, "patrons.edit_access", patron)
+    with _acting(actor):
+        _apply_site_access(actor, patron, sites)
+        _ensure_home_site_access(patron)
+        Patron.objects.filter(pk=patron.pk).update(updated_by=actor)
+    policy.forget(patron)
+    return patron
+
+
+@transaction.atomic
+def patron_set_status(*, actor: Patron, patron: Patron, status: str) -> Patron:
+    policy.require(actor, "patrons.edit_personal", patron)
+    patron = _locked(patron)
+    if status != Patron.Status.ACTIVE:
+        _ensure_not_last_district_admin(patron)
+    patron.status = status
+    patron.updated_by = actor
+    with _acting(actor):
+        patron.full_clean()
+        patron.version += 1
+        patron.save()
+    return patron
+
+
+@transaction.atomic
+def patron_set_password(
+    *, actor: Patron, patron: Patron, password: str, must_change: bool = False
+) -> Patron:
+    policy.require(actor, "patrons.edit_access", patron)
+    validate_password(password, patron)
+    patron.set_password(password)
+    patron.must_change_password = must_change
+    patron.updated_by = actor
+    with _acting(actor):
+        patron.save(update_fields=["password", "must_change_password", "updated_by", "updated_at"])
+    return patron
+
+
+@transaction.atomic
+def patron_delete(*, actor: Patron, patron: Patron) -> None:
+    policy.require(actor, "patrons.delete_patron", patron)
+    patron = _locked(patron)
+    if patron.is_protected:
+        raise ValidationError(PROTECTED_PATRON)
+    _ensure_not_last_district_admin(patron)
+    with _acting(actor):
+        patron.delete()
+    if patron.photo:
+        _delete_file_on_commit(patron.photo)
+
+
+def _delete_file_on_commit(file) -> None:
+    """Photos are personal data: a replaced or deleted patron's photo leaves the disk too,
+    once the change is committed."""
+    storage, name = file.storage, file.name
+    transaction.on_commit(lambda: storage.delete(name))
+
+
+def _locked(patron: Patron) -> Patron:
+    """Re-read the row under a lock so two operators cannot race past a rule.
+
+    Active District Administrators are locked first, always in the same order: two
+    concurrent demotions then neither deadlock nor both pass the last-administrator check.
+    """
+    list(
+        Patron.objects.active_district_administrators()
+        .select_for_update(of=("self",))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return (
+        Patron.objects.select_for_update(of=("self",))
+        .select_related("security_group")
+        .get(pk=patron.pk)
+    )
+
+
+def _ensure_not_last_district_admin(patron: Patron) -> None:
+    """Call with the patron from _locked(): the District Administrators are locked."""
+    if not (patron.is_active and patron.is_district_administrator):
+        return
+    if not Patron.objects.active_district_administrators().exclude(pk=patron.pk).exists():
+        raise ValidationError(LAST_DISTRICT_ADMIN)
+
+
+def _ensure_home_site_access(patron: Patron) -> None:
+    """Rule 6: Library Aide (4) and above always have their home site in their access."""
+    if patron.needs_home_site_access:
+        patron.site_access.add(patron.home_site)
+
+
+def _apply_site_access(actor: Patron, patron: Patron, sites: Iterable[Site]) -> None:
+    """Sites the actor cannot grant are neither added nor removed."""
+    wanted = set(sites)
+    current = set(patron.site_access.all())
+    _check_sites_grantable(actor, wanted - current)
+    out_of_reach = {
+        site for site in current if not policy.can(actor, policy.GRANT_SITE_ACCESS, site)
+    }
+    patron.site_access.set(wanted | out_of_reach)
+
+
+def _check_sites_grantable(actor: Patron, sites: Iterable[Site]) -> None:
+    for site in sites:
+        if not policy.can(actor, policy.GRANT_SITE_ACCESS, site):
+            raise PermissionDenied(SITE_OUT_OF_SCOPE)
+
+
+def _set_password(patron: Patron, password: str | None) -> None:
+    if password:
+        validate_password(password, patron)
+        patron.set_password(password)
+    else:
+        patron.set_unusable_password()

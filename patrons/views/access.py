@@ -1,0 +1,78 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from patrons import record_selectors, services
+from patrons.forms.access import AccessForm
+from patrons.views.record import can_edit, render_tab
+from security import policy
+
+SAVED = "{tab} saved."
+OWN_GROUP_LOCKED = "You cannot change your own security group."
+
+
+def access_tab(request, patron, tab):
+    editable = can_edit(request.user, patron, tab)
+    if request.method == "POST":
+        if not editable:
+            raise PermissionDenied
+        return _save(request, patron, tab)
+    return _render(request, patron, tab, readonly=not editable)
+
+
+def _save(request, patron, tab):
+    form, site_access = _form(request, patron, data=request.POST)
+    if form.is_valid():
+        try:
+            saved = services.patron_update_access(
+                actor=request.user, patron=patron, **form.service_arguments()
+            )
+        except services.StaleEdit as stale:
+            form.rebase(stale)
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            if saved.pk == request.user.pk:
+                update_session_auth_hash(request, saved)  # a new password keeps one signed in
+            messages.success(request, SAVED.format(tab=tab.label))
+            return _render(request, saved, tab)
+    return render_tab(
+        request, patron, tab, _context(request, patron, form, site_access), status=422
+    )
+
+
+def _render(request, patron, tab, *, readonly=False):
+    form, site_access = _form(request, patron, readonly=readonly)
+    return render_tab(request, patron, tab, _context(request, patron, form, site_access))
+
+
+def _form(request, patron, *, data=None, readonly=False):
+    operator = request.user
+    site_access = record_selectors.patron_site_access(patron)
+    form = AccessForm(
+        data,
+        patron=patron,
+        groups=record_selectors.assignable_groups(operator=operator, current=patron.security_group),
+        sites=list(record_selectors.grantable_sites(operator=operator)),
+        patron_site_ids={site.pk for site in site_access},
+        group_locked=patron.pk == operator.pk,
+        readonly=readonly,
+    )
+    return form, site_access
+
+
+def _context(request, patron, form, site_access) -> dict:
+    operator = request.user
+    return {
+        "form": form,
+        "group_locked": patron.pk == operator.pk,
+        "group_locked_message": OWN_GROUP_LOCKED,
+        "sites_out_of_reach": [
+            site for site in site_access if not policy.can(operator, policy.GRANT_SITE_ACCESS, site)
+        ],
+        "grants": record_selectors.patron_grants(patron),
+        "pin_is_set": bool(patron.pin),
+        "password_min_length": settings.LIBSTAFF_PASSWORD_MIN_LENGTH,
+        "password_policy": settings.LIBSTAFF_PASSWORD_POLICY,
+    }

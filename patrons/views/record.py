@@ -1,0 +1,79 @@
+"""The patron record: a header and a bar of tabs; each tab is a page of its own.
+
+A tab loaded directly is a full page; requested by htmx it is the `record` partial of the
+same template (header, tab bar and tab body), so the URL stays the tab's and the header
+shows what a save just changed. Every tab is a `Tab` in `patrons.views.tabs.TABS`, with a
+handler `(request, patron, tab) -> HttpResponse`.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+
+from patrons import record_selectors
+from patrons.models import Patron
+from security import policy
+
+RECORD_TEMPLATE = "patrons/patron_detail.html"
+
+
+@dataclass(frozen=True)
+class Tab:
+    slug: str
+    label: str
+    template: str
+    edit_action: str | None
+    handler: Callable[..., HttpResponse]
+
+
+def record_queryset():
+    return Patron.objects.select_related("security_group", "home_site", "patron_type", "updated_by")
+
+
+def get_patron_or_404(request, pk: int) -> Patron:
+    """Missing and out of scope look the same (404); patrons (level 5) have no staff side."""
+    policy.require(request.user, "patrons.view_patron")
+    return policy.get_or_404(request.user, "patrons.view_patron", record_queryset(), pk=pk)
+
+
+def render_tab(request, patron: Patron, tab: Tab, context: dict, *, status: int = 200):
+    from patrons.views.tabs import TABS
+
+    template = RECORD_TEMPLATE + "#record" if request.htmx else RECORD_TEMPLATE
+    context = {
+        "patron": patron,
+        "tab": tab,
+        "tabs": TABS,
+        "can_edit": can_edit(request.user, patron, tab),
+        "can_delete": request.user.has_perm("patrons.delete_patron", patron),
+        "badges": record_selectors.patron_header_badges(patron),
+        **context,
+    }
+    return render(request, template, context, status=status)
+
+
+def can_edit(operator, patron: Patron, tab: Tab) -> bool:
+    return tab.edit_action is not None and operator.has_perm(tab.edit_action, patron)
+
+
+@login_required
+def patron_record(request, pk: int):
+    """The record opens on its first tab."""
+    from patrons.views.tabs import TABS
+
+    get_patron_or_404(request, pk)
+    return redirect("patrons:tab", pk=pk, tab=TABS[0].slug)
+
+
+@login_required
+def patron_tab(request, pk: int, tab: str):
+    from patrons.views.tabs import TABS_BY_SLUG
+
+    patron = get_patron_or_404(request, pk)
+    if tab not in TABS_BY_SLUG:
+        raise Http404("No such tab.")
+    selected = TABS_BY_SLUG[tab]
+    return selected.handler(request, patron, selected)

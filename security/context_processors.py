@@ -1,0 +1,38 @@
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str
+    url_name: str
+    permission: str | None  # None: every operator
+    exact: bool = False  # active only on its own URL, not on the pages below it
+
+
+# The staff navigation, in display order. Add an entry when its page lands, e.g.
+#   NavEntry("Security", "security:groups", "security.view_securitygroup"),
+#   NavEntry("Preferences", "preferences", "security.manage_preferences"),
+#   NavEntry("Log", "security:log", "security.view_operator_log"),
+STAFF_NAVIGATION = [
+    NavEntry("Dashboard", "home", None, exact=True),
+    NavEntry("Patrons", "patrons:list", "patrons.view_patron"),
+    NavEntry("Sites", "sites:list", "sites.view_site"),
+]
+
+
+def navigation(request):
+    """The staff navigation, filtered through the policy (user.has_perm, whose answers the
+    policy caches on the request's user object). Anonymous users and patrons get none,
+    without a query."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_operator:
+        return {"staff_navigation": []}
+    items = []
+    for entry in STAFF_NAVIGATION:
+        if entry.permission is None or user.has_perm(entry.permission):
+            url = reverse(entry.url_name)
+            active = request.path == url if entry.exact else request.path.startswith(url)
+            items.append({"label": entry.label, "url": url, "active": active})
+    return {"staff_navigation": items}

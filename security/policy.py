@@ -1,0 +1,318 @@
+"""The one place that decides what an operator may do.
+
+Every "may operator O do X to Z" is answered here: `can`, `require`, `scope` (the same
+answer as SQL) and `get_or_404`. Actions are Django permission names ("patrons.view_patron")
+plus a few derived actions below. Views, templates and services ask through
+`user.has_perm(action, obj)` (security.backends.PolicyBackend) or call this module.
+
+The rules (ARCHITECTURE.md):
+1. Level 5 (Patron) has no staff side at all.
+2. Groups are changed only below one's own level, with security.change_securitygroup.
+3. The protected District Administrator group is never changed or deleted; only a District
+   Administrator makes another one.
+4. A patron's record is changed, and a group assigned, only when the patron's level and the
+   new level are strictly below the operator's (District Administrators excepted), within
+   the operator's site scope; nobody changes their own group.
+5. Site scope: access to a site covers its descendants; outside scope is "not found".
+7. Explicit grants (security.models.Grant) give one permission at one site and its
+   descendants.
+Rule 6 (data rules on save) lives in the patron model and services.
+
+What an operator holds is computed once per operator object and cached on it, as Django's
+ModelBackend does; call `forget(operator)` after changing their group, sites or grants.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import Http404
+
+from security.models import Grant, Level, SecurityGroup
+from sites.models import Site
+
+# Derived actions: not Permission rows; each needs the permission it maps to.
+ASSIGN_GROUP = "security.assign_group"  # obj: the SecurityGroup to give a patron
+GRANT_SITE_ACCESS = "sites.grant_site_access"  # obj: the Site to put in a patron's access
+DERIVED_ACTIONS = {
+    ASSIGN_GROUP: "patrons.edit_access",
+    GRANT_SITE_ACCESS: "patrons.edit_access",
+}
+
+DENIED = "You do not have permission to do that."
+OWN_GROUP = "Operators cannot change their own security group."
+
+_CACHE_ATTR = "_libstaff_policy_facts"
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What one operator holds: level, group permissions, site scope and grants."""
+
+    level: int
+    permissions: frozenset[str]
+    scope_site_ids: frozenset[int]
+    grant_site_ids: dict[str, frozenset[int]] = field(default_factory=dict)
+
+    @property
+    def is_district_admin(self) -> bool:
+        return self.level == Level.DISTRICT_ADMINISTRATOR
+
+    def holds(self, perm: str) -> bool:
+        """Held somewhere: through the group or an explicit grant at any site."""
+        return self.is_district_admin or perm in self.permissions or perm in self.grant_site_ids
+
+    def site_ids_for(self, perm: str) -> frozenset[int] | None:
+        """Sites where `perm` applies; None means every site."""
+        if self.is_district_admin:
+            return None
+        from_group = self.scope_site_ids if perm in self.permissions else frozenset()
+        return from_group | self.grant_site_ids.get(perm, frozenset())
+
+    def holds_at(self, perm: str, site_id: int) -> bool:
+        site_ids = self.site_ids_for(perm)
+        return site_ids is None or site_id in site_ids
+
+
+# --- the questions -----------------------------------------------------------------------
+
+
+def can(operator, action: str, obj: Model | None = None) -> bool:
+    facts = _facts(operator)
+    if facts is None or facts.level >= Level.PATRON:
+        return False  # rule 1
+    perm = DERIVED_ACTIONS.get(action, action)
+    if obj is None:
+        return facts.holds(perm)
+    rule = _OBJECT_RULES.get(type(obj)._meta.concrete_model)
+    if rule is None:
+        return facts.is_district_admin and facts.holds(perm)
+    return rule(operator, facts, action, perm, obj)
+
+
+def require(operator, action: str, obj: Model | None = None, message: str = DENIED) -> None:
+    if not can(operator, action, obj):
+        raise PermissionDenied(message)
+
+
+def can_assign_group(operator, patron, group: SecurityGroup) -> bool:
+    """Rule 4: patron and new group both strictly below the operator; never oneself."""
+    if patron.pk is not None and patron.pk == operator.pk:
+        return False
+    editable = patron.pk is None or can(operator, "patrons.edit_access", patron)
+    return editable and can(operator, ASSIGN_GROUP, group)
+
+
+def require_assign_group(operator, patron, group: SecurityGroup) -> None:
+    if patron.pk is not None and patron.pk == operator.pk:
+        raise PermissionDenied(OWN_GROUP)
+    if not can_assign_group(operator, patron, group):
+        raise PermissionDenied(DENIED)
+
+
+def scope(operator, action: str, model_or_queryset) -> QuerySet:
+    """Exactly the objects for which `can(operator, action, obj)` is true, as a queryset."""
+    qs = _as_queryset(model_or_queryset)
+    facts = _facts(operator)
+    if facts is None or facts.level >= Level.PATRON:
+        return qs.none()
+    perm = DERIVED_ACTIONS.get(action, action)
+    scoper = _SCOPES.get(qs.model._meta.concrete_model)
+    if scoper is None:
+        return qs if facts.is_district_admin and facts.holds(perm) else qs.none()
+    return scoper(operator, facts, action, perm, qs)
+
+
+def get_or_404(operator, action: str, model_or_queryset, **lookup):
+    """Fetch an object the operator may see, then require `action` on it.
+
+    Missing and out-of-scope look the same (404) so we never confirm a record exists;
+    visible but not allowed is a 403.
+    """
+    qs = _as_queryset(model_or_queryset)
+    meta = qs.model._meta
+    visible = scope(operator, f"{meta.app_label}.view_{meta.model_name}", qs)
+    obj = visible.filter(**lookup).first()
+    if obj is None:
+        raise Http404(f"No {meta.verbose_name} found.")
+    require(operator, action, obj)
+    return obj
+
+
+def forget(operator) -> None:
+    """Drop what was cached about this operator (after a change of group, sites or grants)."""
+    with contextlib.suppress(AttributeError):
+        delattr(operator, _CACHE_ATTR)
+
+
+def permissions_of(operator) -> frozenset[str]:
+    """Every permission the operator holds anywhere, for the backend and the navigation."""
+    facts = _facts(operator)
+    if facts is None or facts.level >= Level.PATRON:
+        return frozenset()
+    if facts.is_district_admin:
+        return frozenset(_all_permission_names())
+    return facts.permissions | frozenset(facts.grant_site_ids)
+
+
+def site_scope_ids(operator) -> frozenset[int] | None:
+    """Sites within the operator's access (descendants included); None means all."""
+    facts = _facts(operator)
+    if facts is None:
+        return frozenset()
+    return None if facts.is_district_admin else facts.scope_site_ids
+
+
+# --- object rules: one per model; scope() mirrors each in SQL -----------------------------
+
+
+def _patron_rule(operator, facts: _Facts, action, perm, patron) -> bool:
+    if not facts.holds_at(perm, patron.home_site_id):
+        return False
+    if action == "patrons.view_patron" or facts.is_district_admin:
+        return True
+    return patron.security_group.level > facts.level
+
+
+def _patron_scope(operator, facts: _Facts, action, perm, qs) -> QuerySet:
+    site_ids = facts.site_ids_for(perm)
+    if site_ids is not None:
+        qs = qs.filter(home_site_id__in=site_ids)
+    if action != "patrons.view_patron" and not facts.is_district_admin:
+        qs = qs.filter(security_group__level__gt=facts.level)
+    return qs
+
+
+def _group_rule(operator, facts: _Facts, action, perm, group) -> bool:
+    if not facts.holds(perm):
+        return False
+    if action == "security.view_securitygroup":
+        return True
+    if group.is_protected and action != ASSIGN_GROUP:
+        return False  # rule 3: nobody changes or deletes the District Administrator group
+    return facts.is_district_admin or group.level > facts.level
+
+
+def _group_scope(operator, facts: _Facts, action, perm, qs) -> QuerySet:
+    if not facts.holds(perm):
+        return qs.none()
+    if action == "security.view_securitygroup":
+        return qs
+    if action != ASSIGN_GROUP:
+        qs = qs.filter(is_protected=False)
+    if not facts.is_district_admin:
+        qs = qs.filter(level__gt=facts.level)
+    return qs
+
+
+def _site_rule(operator, facts: _Facts, action, perm, site) -> bool:
+    return facts.holds_at(perm, site.pk)
+
+
+def _site_scope(operator, facts: _Facts, action, perm, qs) -> QuerySet:
+    site_ids = facts.site_ids_for(perm)
+    return qs if site_ids is None else qs.filter(pk__in=site_ids)
+
+
+def _patron_model():
+    from django.contrib.auth import get_user_model
+
+    return get_user_model()
+
+
+class _Rules(dict):
+    """Model -> rule, resolving the patron model lazily (it imports this module)."""
+
+    def __init__(self, patron, group, site):
+        super().__init__({SecurityGroup: group, Site: site})
+        self._patron = patron
+
+    def get(self, model, default=None):
+        if model is _patron_model():
+            return self._patron
+        return super().get(model, default)
+
+
+_OBJECT_RULES = _Rules(_patron_rule, _group_rule, _site_rule)
+_SCOPES = _Rules(_patron_scope, _group_scope, _site_scope)
+
+
+# --- what an operator holds --------------------------------------------------------------
+
+
+def _facts(operator) -> _Facts | None:
+    if operator is None or not operator.is_authenticated or not operator.is_active:
+        return None
+    # getattr/setattr, not __dict__: request.user is a lazy wrapper that forwards them.
+    cached = getattr(operator, _CACHE_ATTR, None)
+    if cached is None:
+        cached = _load_facts(operator)
+        setattr(operator, _CACHE_ATTR, cached)
+    return cached
+
+
+def _load_facts(operator) -> _Facts:
+    group = operator.security_group
+    permissions = frozenset(
+        f"{app}.{codename}"
+        for app, codename in group.permissions.values_list("content_type__app_label", "codename")
+    )
+    if group.level >= Level.PATRON:
+        return _Facts(level=group.level, permissions=frozenset(), scope_site_ids=frozenset())
+    tree = site_tree()
+    access = operator.site_access.values_list("pk", flat=True)
+    return _Facts(
+        level=group.level,
+        permissions=permissions,
+        scope_site_ids=descendants(tree, access),
+        grant_site_ids={
+            perm: descendants(tree, site_ids) for perm, site_ids in _grants(operator).items()
+        },
+    )
+
+
+def _grants(operator) -> dict[str, set[int]]:
+    rows = Grant.objects.filter(operator=operator).values_list(
+        "permission__content_type__app_label", "permission__codename", "site_id"
+    )
+    grants: dict[str, set[int]] = {}
+    for app, codename, site_id in rows:
+        grants.setdefault(f"{app}.{codename}", set()).add(site_id)
+    return grants
+
+
+def site_tree() -> dict[int | None, list[int]]:
+    """parent id -> child ids, for every site (sites number in the hundreds at most)."""
+    tree: dict[int | None, list[int]] = {}
+    for pk, parent_id in Site.objects.values_list("pk", "parent_id"):
+        tree.setdefault(parent_id, []).append(pk)
+    return tree
+
+
+def descendants(tree: dict[int | None, list[int]], site_ids) -> frozenset[int]:
+    """The given sites and everything below them."""
+    found: set[int] = set()
+    stack = list(site_ids)
+    while stack:
+        pk = stack.pop()
+        if pk not in found:
+            found.add(pk)
+            stack.extend(tree.get(pk, ()))
+    return frozenset(found)
+
+
+def _all_permission_names() -> list[str]:
+    return [
+        f"{app}.{codename}"
+        for app, codename in Permission.objects.values_list("content_type__app_label", "codename")
+    ]
+
+
+def _as_queryset(model_or_queryset) -> QuerySet:
+    if isinstance(model_or_queryset, QuerySet):
+        return model_or_queryset
+    return model_or_queryset._default_manager.all()

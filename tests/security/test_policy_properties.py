@@ -1,0 +1,102 @@
+"""Property: for any operator and any action, scope() returns exactly the objects for
+which can() is true. The SQL and the Python answer must never disagree."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from patrons.models import Patron
+from security import policy
+from security.models import Grant, Level, SecurityGroup
+from sites.models import Site
+from tests.factories import OperatorFactory, PatronFactory, SecurityGroupFactory, group_at
+
+pytestmark = pytest.mark.django_db
+
+PATRON_ACTIONS = [
+    "patrons.view_patron",
+    "patrons.edit_personal",
+    "patrons.edit_access",
+    "patrons.delete_patron",
+]
+GROUP_ACTIONS = [
+    "security.view_securitygroup",
+    "security.change_securitygroup",
+    "security.delete_securitygroup",
+    policy.ASSIGN_GROUP,
+]
+SITE_ACTIONS = ["sites.view_site", "sites.change_site", policy.GRANT_SITE_ACCESS]
+GRANTABLE = PATRON_ACTIONS + ["security.change_securitygroup", "sites.change_site"]
+SITE_CODES = ["DIST", "AMS", "AMSB", "JES", "OTHER"]
+
+levels = st.sampled_from(list(Level))
+site_indexes = st.integers(min_value=0, max_value=len(SITE_CODES) - 1)
+operators = st.fixed_dictionaries(
+    {
+        "level": levels,
+        "home": site_indexes,
+        "access": st.sets(site_indexes, max_size=3),
+        "grants": st.lists(st.tuples(st.sampled_from(GRANTABLE), site_indexes), max_size=3),
+        "active": st.booleans(),
+    }
+)
+patrons = st.lists(st.tuples(levels, site_indexes), min_size=1, max_size=8)
+groups = st.lists(st.tuples(levels, st.booleans()), max_size=4)
+
+
+def _sites():
+    district = Site.objects.create(code="DIST", name="District", kind=Site.Kind.DISTRICT)
+    ams = Site.objects.create(code="AMS", name="Adams", parent=district)
+    branch = Site.objects.create(code="AMSB", name="Adams Annex", parent=ams)
+    jes = Site.objects.create(code="JES", name="Jefferson", parent=district)
+    other = Site.objects.create(code="OTHER", name="Another district")
+    return [district, ams, branch, jes, other]
+
+
+def _operator(spec, sites):
+    operator = OperatorFactory(
+        level=spec["level"],
+        home_site=sites[spec["home"]],
+        site_access=[sites[i] for i in spec["access"]],
+        status=Patron.Status.ACTIVE if spec["active"] else Patron.Status.SUSPENDED,
+    )
+    for perm, site_index in spec["grants"]:
+        app_label, codename = perm.split(".")
+        Grant.objects.get_or_create(
+            operator=operator,
+            permission=Permission.objects.get(content_type__app_label=app_label, codename=codename),
+            site=sites[site_index],
+        )
+    return Patron.objects.select_related("security_group").get(pk=operator.pk)
+
+
+def _agree(operator, action, model):
+    everything = model.objects.all()
+    if model is Patron:
+        everything = everything.select_related("security_group")
+    allowed = {obj.pk for obj in everything if policy.can(operator, action, obj)}
+    scoped = set(policy.scope(operator, action, model).values_list("pk", flat=True))
+    assert scoped == allowed, (action, operator.security_group.level)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(operator_spec=operators, patron_specs=patrons, group_specs=groups)
+def test_scope_agrees_with_can(default_groups, operator_spec, patron_specs, group_specs):
+    with transaction.atomic():
+        sites = _sites()
+        for level, site_index in patron_specs:
+            PatronFactory(security_group=group_at(level), home_site=sites[site_index])
+        for level, protected in group_specs:
+            SecurityGroupFactory(level=level, is_protected=protected)
+        operator = _operator(operator_spec, sites)
+        for action in PATRON_ACTIONS:
+            _agree(operator, action, Patron)
+        for action in GROUP_ACTIONS:
+            _agree(operator, action, SecurityGroup)
+        for action in SITE_ACTIONS:
+            _agree(operator, action, Site)
+        transaction.set_rollback(True)

@@ -1,0 +1,116 @@
+"""Every named URL x every role -> the status a GET gets. A URL missing from the grid fails
+`test_every_named_url_is_in_the_grid`: add it, with what each role must get.
+
+The Django admin has its own test (test_admin.py): District Administrators only.
+"""
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.factories import PatronFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLES = [
+    "anonymous",
+    "patron",
+    "aide",
+    "staff",
+    "librarian",
+    "library_admin",
+    "district_admin",
+    "operator_at_other_site",
+]
+OPERATORS = ROLES[2:]
+SIGNED_IN = ROLES[1:]
+
+
+def row(default, **overrides):
+    """Each role's status: `default` unless overridden."""
+    return {role: overrides.get(role, default) for role in ROLES}
+
+
+def signed_in_only(status=200, **overrides):
+    return row(status, anonymous=302, **overrides)
+
+
+def staff_only(status=200, **overrides):
+    return row(status, anonymous=302, patron=403, **overrides)
+
+
+SITES_ADMINS_ONLY = dict.fromkeys(["aide", "staff", "librarian", "operator_at_other_site"], 403)
+
+GRID = {
+    "home": signed_in_only(patron=302),
+    "me": signed_in_only(),
+    # Installed (a District Administrator exists): the first-run page is gone.
+    "setup": row(404),
+    "login": row(302, anonymous=200),
+    "logout": row(405),  # sign-out is a POST
+    "password_change": signed_in_only(),
+    "password_change_done": signed_in_only(),
+    "password_reset": row(200),
+    "password_reset_done": row(200),
+    "password_reset_confirm": row(200),  # an invalid link says so
+    "password_reset_complete": row(200),
+    "patrons:list": staff_only(),
+    "patrons:register": staff_only(),
+    # The target patron lives at AMS: out of scope for the JES operator -> 404.
+    "patrons:delete": staff_only(aide=403, staff=403, operator_at_other_site=404),
+    "patrons:record": staff_only(302, operator_at_other_site=404),
+    "patrons:tab": staff_only(operator_at_other_site=404),
+    "patrons:photo": staff_only(operator_at_other_site=404),
+    "sites:list": staff_only(**SITES_ADMINS_ONLY),
+    "sites:create": staff_only(**SITES_ADMINS_ONLY),
+    "sites:edit": staff_only(**SITES_ADMINS_ONLY),
+}
+
+
+def url_kwargs(name, objects):
+    return {
+        "sites:edit": {"pk": objects["ams"].pk},
+        "patrons:record": {"pk": objects["target"].pk},
+        "patrons:delete": {"pk": objects["target"].pk},
+        "patrons:photo": {"pk": objects["target"].pk},
+        "patrons:tab": {"pk": objects["target"].pk, "tab": "personal"},
+        "password_reset_confirm": {"uidb64": "MQ", "token": "invalid-token"},
+    }.get(name, {})
+
+
+def named_urls(patterns=None, namespace=""):
+    names = set()
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                continue
+            prefix = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            names |= named_urls(pattern.url_patterns, prefix)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            names.add(namespace + pattern.name)
+    return names
+
+
+def test_every_named_url_is_in_the_grid():
+    assert named_urls() == set(GRID)
+
+
+@pytest.mark.parametrize("name", sorted(GRID))
+def test_url_grid(client, roles, ams, name, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    target = PatronFactory(home_site=ams)
+    target.photo.save("photo.png", ContentFile(b"\x89PNG\r\n\x1a\n"), save=True)
+    url = reverse(name, kwargs=url_kwargs(name, {"ams": ams, "target": target}))
+    got = {}
+    for role in ROLES:
+        client.logout()
+        if role != "anonymous":
+            client.force_login(roles[role])
+        got[role] = client.get(url).status_code
+    assert got == GRID[name]
+
+
+def test_a_site_outside_scope_is_not_found_not_forbidden(client, library_admin, jes, ams):
+    client.force_login(library_admin)
+    assert client.get(reverse("sites:edit", kwargs={"pk": ams.pk})).status_code == 200
+    assert client.get(reverse("sites:edit", kwargs={"pk": jes.pk})).status_code == 404
