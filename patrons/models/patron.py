@@ -17,7 +17,7 @@ HOME_SITE_ACCESS_FROM_LEVEL = Level.LIBRARY_AIDE
 EMAIL_REQUIRED = "An email address is required for Librarian (2) and higher security groups."
 
 # Search support (patrons.selectors.patron_search). The SQL functions are IMMUTABLE wrappers
-# around unaccent() made by migration 0006_search, so that their results can be stored and
+# around unaccent() made by migration 0007_search, so that their results can be stored and
 # indexed: libstaff_fold(text) lowers, strips accents, drops apostrophes, hyphens to spaces.
 NO_EXPIRY = date(9999, 12, 31)  # sorts patrons without an expiry date after every other
 

@@ -49,8 +49,7 @@ DROP FUNCTION public.libstaff_unaccent(text);
 
 
 class Migration(migrations.Migration):
-    # 0007_barcode_sequence (written at the same time) follows 0005 too: one leaf, not two.
-    dependencies = [("patrons", "0007_barcode_sequence")]
+    dependencies = [("patrons", "0006_barcode_sequence")]
 
     operations = [
         migrations.RunSQL(FUNCTIONS, DROP_FUNCTIONS),
