@@ -150,6 +150,7 @@ def install_first_district_administrator(
     """First run: the district site and its District Administrator. Refused once any
     District Administrator exists (the setup page then disappears)."""
     from patrons.models import Patron
+    from patrons.services import record_first_email
 
     with connection.cursor() as cursor:
         # Concurrent first runs queue here; the second then sees the first's administrator.
@@ -174,4 +175,5 @@ def install_first_district_administrator(
     admin.full_clean()
     admin.save()
     admin.site_access.add(site)
+    record_first_email(admin)
     return admin

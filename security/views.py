@@ -61,12 +61,13 @@ def getting_started(user) -> list[ChecklistItem]:
         items.append(
             ChecklistItem(
                 "Add operators",
-                "Give your colleagues a staff security group so that they can sign in.",
+                "Register your colleagues with a staff security group (Access tab) so that "
+                "they can sign in.",
                 Patron.objects.filter(
                     security_group__level__gt=Level.DISTRICT_ADMINISTRATOR,
                     security_group__level__lt=Level.PATRON,
                 ).exists(),
-                _admin_url(user, "admin:patrons_patron_changelist"),
+                reverse("patrons:register") if user.has_perm("patrons.add_patron") else None,
             )
         )
     if user.has_perm("security.change_securitygroup"):

@@ -2,6 +2,7 @@ import io
 import uuid
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.files.base import ContentFile
 from django.urls import reverse
 from PIL import Image, ImageOps
@@ -41,6 +42,11 @@ class VersionedForm(forms.ModelForm):
     def changes(self) -> dict:
         return {name: self.cleaned_data[name] for name in self._meta.fields}
 
+    def _update_errors(self, errors):
+        """Model rules about fields on another tab (Patron.clean: the email a group
+        requires) go to the top of this tab instead of failing on a missing field."""
+        super()._update_errors(errors_for_fields(errors, self.fields))
+
     def add_service_errors(self, error) -> None:
         add_service_errors(self, error)
 
@@ -68,6 +74,16 @@ def rebase_after_stale_edit(form: forms.BaseForm, stale) -> None:
             data[name] = "" if value is None else str(value)
     form.data = data
     form.add_error(None, [str(stale), STALE_REBASED])
+
+
+def errors_for_fields(error: ValidationError, fields) -> ValidationError:
+    """`error` with the errors of fields not in `fields` moved to the non-field errors."""
+    if not hasattr(error, "error_dict"):
+        return error
+    moved = {}
+    for field, errors in error.error_dict.items():
+        moved.setdefault(field if field in fields else NON_FIELD_ERRORS, []).extend(errors)
+    return ValidationError(moved)
 
 
 def add_service_errors(form: forms.BaseForm, error, field_map: dict | None = None) -> None:

@@ -61,13 +61,18 @@ class PatronManager(BaseUserManager.from_queryset(PatronQuerySet)):
     def get_by_natural_key(self, username):
         """Sign-in is by username or, failing that, an email that only one account uses.
 
-        Accounts without a username cannot sign in. Both lookups are case-insensitive.
+        Accounts without a username cannot sign in. Both lookups are case-insensitive,
+        through lower() as the unique username constraint and the email index have it
+        (`iexact` compiles to UPPER(), which no index has).
         """
+        if not username:
+            raise self.model.DoesNotExist
+        folded = username.lower()
         can_sign_in = self.select_related("security_group").filter(username__isnull=False)
-        by_username = can_sign_in.filter(username__iexact=username).first()
+        by_username = can_sign_in.alias(key=Lower("username")).filter(key=folded).first()
         if by_username is not None:
             return by_username
-        by_email = list(can_sign_in.filter(email__iexact=username)[:2]) if username else []
+        by_email = list(can_sign_in.alias(key=Lower("email")).filter(key=folded)[:2])
         if len(by_email) != 1:
             raise self.model.DoesNotExist
         return by_email[0]

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from patrons.models import Patron
+from patrons.models import Patron, PatronEmail
 from security import policy
 from security.models import Level, SecurityGroup
 from sites.models import Site
@@ -31,6 +31,7 @@ __all__ = [
     "patron_set_status",
     "patron_update",
     "patron_update_access",
+    "record_first_email",
 ]
 
 LAST_DISTRICT_ADMIN = (
@@ -45,6 +46,8 @@ STALE_EDIT = (
     "{who} changed this record at {when} while you were editing it ({fields}). Your changes "
     "were not saved: review theirs, then make yours again."
 )
+# What changed when no field of the record itself did (only rows the version also covers).
+UNLISTED_CHANGES = "contact details, site access or password"
 
 
 class StaleEdit(Exception):
@@ -57,7 +60,7 @@ class StaleEdit(Exception):
         when = timezone.localtime(current.updated_at).strftime("%H:%M")
         labels = [str(Patron._meta.get_field(name).verbose_name) for name in changed_fields]
         super().__init__(
-            STALE_EDIT.format(who=who, when=when, fields=", ".join(labels) or "its record")
+            STALE_EDIT.format(who=who, when=when, fields=", ".join(labels) or UNLISTED_CHANGES)
         )
 
 
@@ -98,7 +101,21 @@ def patron_create(
             _check_sites_grantable(actor, site_access)
             patron.site_access.set(site_access)
         _ensure_home_site_access(patron)
+        record_first_email(patron)
     return patron
+
+
+def record_first_email(patron: Patron) -> None:
+    """A new patron's email becomes their primary typed email (the Contact tab's rows;
+    Patron.email mirrors the primary one)."""
+    if patron.email:
+        PatronEmail.objects.create(
+            patron=patron,
+            address=patron.email,
+            is_primary=True,
+            created_by=patron.created_by,
+            updated_by=patron.created_by,
+        )
 
 
 @transaction.atomic

@@ -14,6 +14,7 @@ from patrons import services
 from patrons.forms import record as record_forms
 from patrons.forms.record import BARCODE_TAKEN, PHOTO_FORMAT, PHOTO_TOO_LARGE, STALE_REBASED
 from patrons.models import Block, BlockType, Patron, PatronEmail, PatronType
+from patrons.models.patron import EMAIL_REQUIRED
 from security.models import Level
 from tests.factories import OperatorFactory, PatronFactory, SiteFactory
 
@@ -274,3 +275,15 @@ def _add_sub_records(patron, site, count):
         SiteFactory(parent=site)
         PatronType.objects.create(code=f"t{count}-{n}", name=f"Type {count}-{n}")
         OperatorFactory(level=Level.LIBRARY_STAFF, home_site=site)
+
+
+def test_a_missing_email_required_by_the_group_is_reported_not_a_crash(client, district_admin, ams):
+    """A Library Administrator imported without an email: the rule lives on the Contact tab,
+    so the Personal tab says so at the top and saves nothing."""
+    admin = OperatorFactory(level=Level.LIBRARY_ADMINISTRATOR, home_site=ams, email="")
+    client.force_login(district_admin)
+    response = client.post(url(admin), personal_data(admin, first_name="Changed"))
+    assert response.status_code == 422
+    assert EMAIL_REQUIRED in response.context["form"].non_field_errors()
+    admin.refresh_from_db()
+    assert admin.first_name != "Changed"

@@ -18,6 +18,15 @@ def test_new_patron_defaults_to_the_patron_group(staff, ams):
     assert not created.has_usable_password()
 
 
+def test_a_registered_email_is_the_primary_contact_email(staff, ams):
+    created = services.patron_create(
+        actor=staff, home_site=ams, last_name="Lovelace", email="ada@example.org"
+    )
+    assert [(e.address, e.is_primary) for e in created.emails.all()] == [("ada@example.org", True)]
+    without = services.patron_create(actor=staff, home_site=ams, last_name="Byron")
+    assert not without.emails.exists()
+
+
 def test_registering_at_a_site_outside_scope_is_refused(staff, jes):
     with pytest.raises(PermissionDenied):
         services.patron_create(actor=staff, home_site=jes, last_name="Outside")

@@ -1,10 +1,13 @@
 """Signing in and out, lockout, forced password change, password reset and /me/."""
 
+import contextlib
 import re
 
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from patrons.models import Patron
@@ -17,6 +20,26 @@ NEW_PASSWORD = "Reading2025"
 
 def _sign_in(client, username, password=DEFAULT_PASSWORD):
     return client.post(reverse("login"), {"username": username, "password": password})
+
+
+def _sign_in_plans(typed: str) -> list[str]:
+    """EXPLAIN of each query that looks an account up at sign-in, with sequential scans
+    priced out of reach (a test database is too small to prefer an index on its own)."""
+    with CaptureQueriesContext(connection) as queries, contextlib.suppress(Patron.DoesNotExist):
+        Patron.objects.get_by_natural_key(typed)
+    plans = []
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        for query in queries.captured_queries:
+            cursor.execute(f"EXPLAIN {query['sql']}")
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    return plans
+
+
+def test_sign_in_looks_accounts_up_through_their_indexes(district_admin):
+    by_username, by_email = _sign_in_plans("Nobody@Example.org")
+    assert "patron_username_unique_ci" in by_username
+    assert "patron_email_ci" in by_email
 
 
 def _signed_in_as(client):

@@ -98,13 +98,14 @@ def test_items_link_where_the_work_is_done(client, lone_district_admin, library_
     links = {item.title: item.url for item in client.get(HOME).context["checklist"]}
     assert links == {
         "Create your sites": reverse("sites:list"),
-        "Add operators": reverse("admin:patrons_patron_changelist"),
+        "Add operators": reverse("patrons:register"),
         "Review security groups": reverse("admin:security_securitygroup_changelist"),
     }
 
     client.force_login(library_admin)
     links = {item.title: item.url for item in client.get(HOME).context["checklist"]}
     assert links["Create your sites"] == reverse("sites:list")
+    assert links["Add operators"] == reverse("patrons:register")
     assert links["Review security groups"] is None  # no admin for Library Administrators
 
 

@@ -56,6 +56,7 @@ def test_setup_creates_the_district_and_signs_the_administrator_in(client, fresh
     admin = _district_administrators().get()
     assert (admin.username, admin.email, admin.home_site) == ("ada", "ada@example.org", site)
     assert list(admin.site_access.all()) == [site]
+    assert [e.address for e in admin.emails.filter(is_primary=True)] == ["ada@example.org"]
     assert admin.check_password(PASSWORD)
     dashboard = client.get(reverse("home"))
     assert dashboard.status_code == 200
