@@ -85,6 +85,24 @@ def test_the_navigation_leads_to_the_list(client, aide):
     ]
 
 
+QUICK_SEARCH = 'id="topbar-search"'
+
+
+def test_every_staff_page_offers_the_quick_search(client, aide, patron):
+    client.force_login(aide)
+    for url in (reverse("home"), reverse("patrons:register"), record_url(patron)):
+        page = client.get(url, follow=True).content.decode()
+        assert QUICK_SEARCH in page and f'action="{LIST}"' in page
+    listing = client.get(LIST).content.decode()
+    assert QUICK_SEARCH not in listing  # the list's own box takes "/"
+    assert listing.count("data-search") == 1
+
+
+def test_patrons_get_no_quick_search(client, patron):
+    client.force_login(patron)
+    assert QUICK_SEARCH not in client.get(reverse("me")).content.decode()
+
+
 # --- exact hits -----------------------------------------------------------------------------
 
 
