@@ -5,6 +5,7 @@ urlpatterns = [
     path("", include("security.urls")),
     path("staff/patrons/", include("patrons.urls")),
     path("staff/sites/", include("sites.urls")),
+    path("staff/security/", include("security.urls_staff")),
     path("me/", include("patrons.urls_self")),
     path("admin/", admin.site.urls),
 ]

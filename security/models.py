@@ -34,6 +34,21 @@ class SecurityGroup(Stamped):
         default=False,
         help_text="Protected groups (District Administrator) cannot be modified or deleted.",
     )
+    # Evergreen's group tree: a group inherits the permissions of its parent, which has the
+    # same or a lower level (a Student Aide at 4 under Library Aide at 4).
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        help_text="The group inherits every permission of its parent group.",
+    )
+    # Of the group's permissions (own or inherited), those its members may pass on to other
+    # operators as explicit grants.
+    grantable_permissions = models.ManyToManyField(
+        Permission, blank=True, related_name="grantable_in_groups"
+    )
 
     objects = SecurityGroupQuerySet.as_manager()
 
@@ -77,3 +92,58 @@ class Grant(models.Model):
 
     def __str__(self):
         return f"{self.permission.codename} at {self.site_id} for {self.operator_id}"
+
+
+class OperatorAction(models.Model):
+    """One line of the operator log (Alexandria's operator log): who did what, when, to
+    which patron or object, at which site, from which address. Append-only: written by
+    security.log, never changed or deleted by the application."""
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", "Signed in"
+        LOGIN_FAILED = "login_failed", "Sign-in failed"
+        LOCKED_OUT = "locked_out", "Locked out"
+        LOGOUT = "logout", "Signed out"
+        PATRON_CREATED = "patron_created", "Patron registered"
+        PATRON_CHANGED = "patron_changed", "Patron changed"
+        PATRON_DELETED = "patron_deleted", "Patron deleted"
+        GROUP_CREATED = "group_created", "Security group created"
+        GROUP_CHANGED = "group_changed", "Security group changed"
+        GROUP_DELETED = "group_deleted", "Security group deleted"
+        GRANT_CREATED = "grant_created", "Permission granted"
+        GRANT_REVOKED = "grant_revoked", "Grant revoked"
+        SITE_CREATED = "site_created", "Site created"
+        SITE_CHANGED = "site_changed", "Site changed"
+        PREFERENCES_CHANGED = "preferences_changed", "Preferences changed"
+        IMPORT = "import", "Patrons imported"
+        EXPORT = "export", "Patrons exported"
+        FEE = "fee", "Fee action"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    operator = models.ForeignKey(
+        "patrons.Patron", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The name typed at a failed sign-in, or the operator's name when their row is gone.
+    operator_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
+    patron = models.ForeignKey(
+        "patrons.Patron", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    object_type = models.CharField(max_length=64, blank=True)  # "security.securitygroup"
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField("object", max_length=200, blank=True)
+    site = models.ForeignKey(
+        "sites.Site", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["operator", "-at"], name="operatoraction_operator_at"),
+            models.Index(fields=["patron", "-at"], name="operatoraction_patron_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.operator_name} {self.get_action_display()}"

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.http import Http404
 
 from security.models import Grant, Level, SecurityGroup
@@ -57,6 +57,7 @@ class _Facts:
     permissions: frozenset[str]
     scope_site_ids: frozenset[int]
     grant_site_ids: dict[str, frozenset[int]] = field(default_factory=dict)
+    grantable: frozenset[str] = frozenset()  # of `permissions`, those the group may pass on
 
     @property
     def is_district_admin(self) -> bool:
@@ -257,10 +258,7 @@ def _facts(operator) -> _Facts | None:
 
 def _load_facts(operator) -> _Facts:
     group = operator.security_group
-    permissions = frozenset(
-        f"{app}.{codename}"
-        for app, codename in group.permissions.values_list("content_type__app_label", "codename")
-    )
+    permissions, grantable = _group_permissions(group)
     if group.level >= Level.PATRON:
         return _Facts(level=group.level, permissions=frozenset(), scope_site_ids=frozenset())
     tree = site_tree()
@@ -269,10 +267,28 @@ def _load_facts(operator) -> _Facts:
         level=group.level,
         permissions=permissions,
         scope_site_ids=descendants(tree, access),
+        grantable=grantable,
         grant_site_ids={
             perm: descendants(tree, site_ids) for perm, site_ids in _grants(operator).items()
         },
     )
+
+
+def _group_permissions(group: SecurityGroup) -> tuple[frozenset[str], frozenset[str]]:
+    """The group's permissions as "app.codename", and those of them marked grantable, in
+    one query."""
+    grantable_rows = SecurityGroup.grantable_permissions.through.objects.filter(
+        securitygroup=group, permission=OuterRef("pk")
+    )
+    rows = group.permissions.annotate(grantable=Exists(grantable_rows)).values_list(
+        "content_type__app_label", "codename", "grantable"
+    )
+    permissions, grantable = set(), set()
+    for app, codename, is_grantable in rows:
+        permissions.add(f"{app}.{codename}")
+        if is_grantable:
+            grantable.add(f"{app}.{codename}")
+    return frozenset(permissions), frozenset(grantable)
 
 
 def _grants(operator) -> dict[str, set[int]]:
