@@ -112,24 +112,27 @@ def patron_search(
     """One page of the patrons `operator` may see that match `query` and `filters`.
 
     `sort` is a key of SORTS, "-" first for descending. `after`/`before` are cursors from a
-    previous page. At most three queries (the page, its rows when sorted by site, and a
-    bounded count when there is more than one page), whatever the number of rows.
+    previous page. At most four queries (exact hits of a search, the page, its rows when
+    sorted by site, and a bounded count when there is more than one page), whatever the
+    number of rows.
     """
     filters = filters or PatronFilters()
     query = " ".join(query.split())
     words = search_words(query)
     site_ids = _site_filter_ids(filters)
     matches = _filtered(Patron.objects.visible_to(operator), filters, site_ids)
+    exact_ids = _exact_ids(query) if query else []
     if query:
-        matches = matches.filter(_exact_match(query) | _name_match(words))
+        name_match = _name_match(words)
+        matches = matches.filter(Q(pk__in=exact_ids) | name_match if exact_ids else name_match)
     listing = _Listing(sort, after, before, page_size)
     if listing.by_site:
         sites = policy.scope(operator, "patrons.view_patron", Site)
         if site_ids is not None:
             sites = sites.filter(pk__in=site_ids)
-        rows, has_more = listing.rows_by_site(matches, query, sites)
+        rows, has_more = listing.rows_by_site(matches, exact_ids, sites)
     else:
-        rows, has_more = listing.rows(matches, query)
+        rows, has_more = listing.rows(matches, exact_ids)
     if listing.first_page and not has_more:
         count = len(rows)
     else:
@@ -153,16 +156,22 @@ def search_words(query: str) -> list[str]:
 # --- matching -------------------------------------------------------------------------------
 
 
-def _exact_match(query: str) -> Q:
-    """The whole string as a barcode, identifier, username or email. Each has an index; the
-    identifier is a one-row subquery (values are unique), so PostgreSQL runs it once and
-    looks the patron up by primary key."""
+EXACT_HITS_MAX = 20  # an email shared by a family; more would not be an exact search
+
+
+def _exact_ids(query: str) -> list[int]:
+    """Patrons whose barcode, identifier, username or email is the whole string, found first
+    through their indexes, so that the page query only compares ids and names (columns of
+    the name indexes). The identifier is a one-row subquery (values are unique)."""
     identifier_owner = Identifier.objects.filter(value=query).order_by().values("patron_id")[:1]
-    return (
+    exact = (
         Q(barcode=query)
         | Q(Exact(Lower("username"), Lower(Value(query))))
         | Q(Exact(Lower("email"), Lower(Value(query))))
         | Q(pk=Subquery(identifier_owner))
+    )
+    return list(
+        Patron.objects.filter(exact).order_by().values_list("pk", flat=True)[:EXACT_HITS_MAX]
     )
 
 
@@ -233,24 +242,30 @@ class _Listing:
         self.backwards = bool(before) and not after and self.cursor is not None
         self.reverse = descending != self.backwards  # the direction the database reads in
 
-    def rows(self, matches: QuerySet, query: str) -> tuple[list[Patron], bool]:
-        """Keyset: the rows after the cursor in the order of an index (see Meta.indexes)."""
+    def rows(self, matches: QuerySet, exact_ids: list[int]) -> tuple[list[Patron], bool]:
+        """Keyset: the rows after the cursor in the order of an index (see Meta.indexes).
+
+        The page's ids are chosen first, by a subquery that needs only indexed columns: a
+        name search then walks the name index alone (it includes search_name), however
+        far apart the matching names lie; only the page's rows are read from the table."""
         keys = {f"sort_{i}": expression for i, expression in enumerate(self.key.expressions)}
-        rows = _listed(matches, query).annotate(**keys)
-        if self.cursor is not None:
-            rows = rows.filter(RowCompare(keys.values(), self.cursor, after=not self.reverse))
         ordering = [F(name).desc() if self.reverse else F(name).asc() for name in keys]
-        found = list(rows.order_by(*ordering)[: self.page_size + 1])
+        page = matches.annotate(**keys)
+        if self.cursor is not None:
+            page = page.filter(RowCompare(keys.values(), self.cursor, after=not self.reverse))
+        page_ids = page.order_by(*ordering).values("pk")[: self.page_size + 1]
+        rows = _listed(Patron.objects.filter(pk__in=page_ids), exact_ids).annotate(**keys)
+        found = list(rows.order_by(*ordering))
         for row in found:
             row.sort_values = [getattr(row, name) for name in keys]
         return self._trimmed(found)
 
-    def rows_by_site(self, matches: QuerySet, query: str, sites: QuerySet):
+    def rows_by_site(self, matches: QuerySet, exact_ids: list[int], sites: QuerySet):
         """By site code, then name. No index orders patrons by a column of another table,
         so: each site's first page by name (index patron_site_sort), sites in code order,
         in one query; then those rows."""
         ids = self._ids_by_site(matches, sites)
-        by_pk = {row.pk: row for row in _listed(matches, query).filter(pk__in=ids)}
+        by_pk = {row.pk: row for row in _listed(matches, exact_ids).filter(pk__in=ids)}
         found = [by_pk[pk] for pk in ids if pk in by_pk]
         for row in found:
             row.sort_values = [row.home_site.code, row.sort_name, row.pk]
@@ -283,13 +298,13 @@ class _Listing:
         return found, has_more
 
 
-def _listed(matches: QuerySet, query: str) -> QuerySet:
+def _listed(matches: QuerySet, exact_ids: list[int]) -> QuerySet:
     """The columns of the list: a row's site, group, active blocks, notes, exact hit."""
     return matches.select_related("security_group", "home_site").annotate(
         active_blocks=_count(Block.objects.active()),
         note_count=_count(Note.objects.all()),
-        exact_hit=ExpressionWrapper(_exact_match(query), output_field=BooleanField())
-        if query
+        exact_hit=ExpressionWrapper(Q(pk__in=exact_ids), output_field=BooleanField())
+        if exact_ids
         else Value(False),
     )
 
