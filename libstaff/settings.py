@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "security.middleware.OperatorLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -144,6 +145,12 @@ AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "security.accounts.axes_username"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_CLIENT_IP_CALLABLE = "security.middleware.client_ip"
+
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: the header is
+# ignored, the client is REMOTE_ADDR). Read by security.middleware.client_ip for the
+# operator log and sign-in lockouts. Never more than there are: clients could forge it.
+LIBSTAFF_TRUSTED_PROXIES = env.int("LIBSTAFF_TRUSTED_PROXIES", default=0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", default="UTC")

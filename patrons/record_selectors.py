@@ -164,9 +164,15 @@ def patron_site_access(patron: Patron) -> list[Site]:
 
 
 def patron_grants(patron: Patron) -> list[Grant]:
-    """The explicit permissions this patron holds as an operator (read-only here)."""
+    """The explicit permissions this patron holds as an operator (given and taken back on
+    the security pages; reviewed here when their group changes)."""
     return list(
         Grant.objects.filter(operator=patron)
         .select_related("permission", "site", "granted_by")
         .order_by("site__code", "permission__name")
     )
+
+
+def patron_grant_ids(patron: Patron, *, among: set[int]) -> set[int]:
+    """Which of the grants `among` the patron still holds."""
+    return set(Grant.objects.filter(operator=patron, pk__in=among).values_list("pk", flat=True))

@@ -9,16 +9,19 @@ class NavEntry:
     url_name: str
     permission: str | None  # None: every operator
     exact: bool = False  # active only on its own URL, not on the pages below it
+    also: tuple[str, ...] = ()  # other pages of the same section (URL names)
 
 
 # The staff navigation, in display order. Add an entry when its page lands, e.g.
-#   NavEntry("Security", "security:groups", "security.view_securitygroup"),
 #   NavEntry("Preferences", "preferences", "security.manage_preferences"),
-#   NavEntry("Log", "security:log", "security.view_operator_log"),
 STAFF_NAVIGATION = [
     NavEntry("Dashboard", "home", None, exact=True),
     NavEntry("Patrons", "patrons:list", "patrons.view_patron"),
     NavEntry("Sites", "sites:list", "sites.view_site"),
+    NavEntry(
+        "Security", "security:groups", "security.view_securitygroup", also=("security:grants",)
+    ),
+    NavEntry("Log", "security:log", "security.view_operator_log"),
 ]
 
 
@@ -33,6 +36,10 @@ def navigation(request):
     for entry in STAFF_NAVIGATION:
         if entry.permission is None or user.has_perm(entry.permission):
             url = reverse(entry.url_name)
-            active = request.path == url if entry.exact else request.path.startswith(url)
+            active = request.path == url if entry.exact else _within(request.path, url, entry)
             items.append({"label": entry.label, "url": url, "active": active})
     return {"staff_navigation": items}
+
+
+def _within(path: str, url: str, entry: NavEntry) -> bool:
+    return path.startswith(url) or any(path.startswith(reverse(name)) for name in entry.also)

@@ -67,6 +67,27 @@ DEFAULT_GROUPS = [
 ]
 
 
+# What the default groups may pass on as explicit grants (Evergreen's grantable flag): a
+# Library Administrator can give an operator one patrons permission at one site out of the
+# box. District Administrators may grant everything without marks.
+DEFAULT_GRANTABLE = {
+    "Library Administrator": PATRONS_VIEW + PATRONS_TABS + PATRONS_ADMIN,
+}
+
+
+def mark_default_grantable(apps) -> None:
+    """Mark the default grantable permissions of default groups that have no marks yet
+    (idempotent; groups administrators configured are left alone)."""
+    SecurityGroup = apps.get_model("security", "SecurityGroup")
+    Permission = apps.get_model("auth", "Permission")
+    for name, perms in DEFAULT_GRANTABLE.items():
+        group = SecurityGroup.objects.filter(name=name).first()
+        if group is not None and not group.grantable_permissions.exists():
+            held = set(group.permissions.values_list("pk", flat=True))
+            wanted = [p for p in _permissions(Permission, perms) if p.pk in held]
+            group.grantable_permissions.set(wanted)
+
+
 def ensure_default_groups(apps) -> None:
     """Create any missing default group with its default permissions (idempotent; an
     existing group is left as administrators configured it)."""

@@ -1,15 +1,27 @@
 """Writing the operator log (security.models.OperatorAction). Services call `record` for
 every staff action they perform; sign-in events come from auth signals. The client address
 comes from the request being served (set by security.middleware.OperatorLogMiddleware), so
-services need no request."""
+services need no request.
 
+What changed goes in `details` as {"changes": {field: [old, new]}}: take `snapshot(obj,
+fields)` before the change and pass `changes(before, obj)` to `record` after it. Fields in
+SECRET_FIELDS are only ever "changed", never a value."""
+
+import datetime
+import decimal
 from contextvars import ContextVar
+
+from django.db.models.fields.files import FieldFile
 
 from security.models import OperatorAction
 
 Kind = OperatorAction.Kind
 
 current_ip: ContextVar[str | None] = ContextVar("libstaff_current_ip", default=None)
+
+# Logged as CHANGED only: secrets, and the photo (personal data; its file name tells nothing).
+SECRET_FIELDS = frozenset({"password", "pin", "photo"})
+CHANGED = "changed"
 
 
 def record(
@@ -23,7 +35,13 @@ def record(
     operator_name: str = "",
 ) -> OperatorAction:
     """Append one action to the log. `obj` is the group, grant, site... acted on (a patron
-    goes in `patron`); `details` holds what changed, as JSON (never a password)."""
+    goes in `patron`); `details` holds what changed, as JSON (never a password).
+
+    Without `obj`, the patron is the object too: its name and barcode stay in the entry
+    when the patron's deletion empties the link. The entry belongs to `site`, else to the
+    patron's home site, else to the operator's: the log's readers see the entries of the
+    sites within their scope."""
+    obj = obj if obj is not None else patron
     return OperatorAction.objects.create(
         action=action,
         operator=operator,
@@ -31,11 +49,52 @@ def record(
         patron=patron,
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
-        object_repr=str(obj)[:200] if obj is not None else "",
-        site=site,
+        object_repr=_describe(obj)[:200] if obj is not None else "",
+        site_id=site.pk if site is not None else _home_site_id(patron) or _home_site_id(operator),
         ip_address=current_ip.get(),
         details=details or {},
     )
+
+
+def snapshot(obj, fields) -> dict:
+    """The values of `fields` (names of fields of obj, many-to-many included) to compare
+    with after a change."""
+    return {name: _value(obj, name) for name in fields}
+
+
+def changes(before: dict, obj) -> dict:
+    """Log details naming what changed since `snapshot`: old and new values of plain fields,
+    only CHANGED for secret ones."""
+    changed = {}
+    for name, old in before.items():
+        new = _value(obj, name)
+        if new != old:
+            changed[name] = CHANGED if name in SECRET_FIELDS else [old, new]
+    return {"changes": changed}
+
+
+def _value(obj, name: str):
+    """A field's value as JSON: related rows by their name, dates as ISO text."""
+    field = obj._meta.get_field(name)
+    if field.many_to_many:
+        return sorted(str(related) for related in getattr(obj, name).all())
+    value = getattr(obj, name)
+    if field.is_relation:
+        return str(value) if value is not None else None
+    if isinstance(value, FieldFile):
+        return value.name or ""
+    if isinstance(value, datetime.date | datetime.time | decimal.Decimal):
+        return str(value)
+    return value
+
+
+def _describe(obj) -> str:
+    barcode = getattr(obj, "barcode", None)  # a patron: their name alone may be ambiguous
+    return f"{obj} ({barcode})" if barcode else str(obj)
+
+
+def _home_site_id(patron) -> int | None:
+    return getattr(patron, "home_site_id", None)
 
 
 def _name_of(operator) -> str:

@@ -1,8 +1,19 @@
 import pghistory
 from django.contrib.auth.models import Permission
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from libstaff.stamps import Stamped, track_history
+
+PARENT_MORE_POWERFUL = (
+    "The parent group must have the same level as this group or a higher number: a group "
+    "inherits everything its parent may do."
+)
+PARENT_CYCLE = "A group cannot inherit from itself or from a group that inherits from it."
+CHILDREN_LESS_POWERFUL = (
+    "A group cannot have more power than the groups that inherit from it: {names}. Choose "
+    "level {level} or a higher number, or give them another parent first."
+)
 
 
 class Level(models.IntegerChoices):
@@ -67,6 +78,34 @@ class SecurityGroup(Stamped):
 
     def __str__(self):
         return f"{self.name} ({self.level})"
+
+    def clean(self):
+        """The group tree: a parent never has more power (a lower level) than its children,
+        and no group inherits from itself."""
+        super().clean()
+        if self.parent_id is not None:
+            if self.parent.level < self.level:
+                raise ValidationError({"parent": PARENT_MORE_POWERFUL})
+            if self.pk is not None and self.pk in self.parent.ancestor_ids():
+                raise ValidationError({"parent": PARENT_CYCLE})
+        if self.pk is not None and self.level is not None:
+            weaker = self.children.filter(level__gt=self.level).order_by("-level", "name")
+            if weaker:
+                names = ", ".join(str(child) for child in weaker)
+                level = weaker[0].level
+                raise ValidationError(
+                    {"level": CHILDREN_LESS_POWERFUL.format(names=names, level=level)}
+                )
+
+    def ancestor_ids(self) -> list[int]:
+        """This group and its ancestors, nearest first (one query: the groups are few)."""
+        parents = dict(SecurityGroup.objects.values_list("pk", "parent_id"))
+        parents[self.pk] = self.parent_id
+        chain, pk = [], self.pk
+        while pk is not None and pk not in chain:
+            chain.append(pk)
+            pk = parents.get(pk)
+        return chain
 
 
 @pghistory.track(pghistory.InsertEvent(), pghistory.DeleteEvent())

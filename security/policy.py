@@ -7,7 +7,8 @@ plus a few derived actions below. Views, templates and services ask through
 
 The rules (ARCHITECTURE.md):
 1. Level 5 (Patron) has no staff side at all.
-2. Groups are changed only below one's own level, with security.change_securitygroup.
+2. Groups are changed only below one's own level, with security.change_securitygroup. A
+   group holds its own permissions and its ancestors' (`group_permissions`).
 3. The protected District Administrator group is never changed or deleted; only a District
    Administrator makes another one.
 4. A patron's record is changed, and a group assigned, only when the patron's level and the
@@ -15,7 +16,7 @@ The rules (ARCHITECTURE.md):
    the operator's site scope; nobody changes their own group.
 5. Site scope: access to a site covers its descendants; outside scope is "not found".
 7. Explicit grants (security.models.Grant) give one permission at one site and its
-   descendants.
+   descendants; who may give and take them back: `can_grant`, `can_revoke_grant`.
 Rule 6 (data rules on save) lives in the patron model and services.
 
 What an operator holds is computed once per operator object and cached on it, as Django's
@@ -29,7 +30,8 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, Model, OuterRef, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 
 from security.models import Grant, Level, SecurityGroup
@@ -38,6 +40,9 @@ from sites.models import Site
 # Derived actions: not Permission rows; each needs the permission it maps to.
 ASSIGN_GROUP = "security.assign_group"  # obj: the SecurityGroup to give a patron
 GRANT_SITE_ACCESS = "sites.grant_site_access"  # obj: the Site to put in a patron's access
+# obj: a Patron. A signed-in, active patron of any level acting on their own account (/me/);
+# no permission, no site scope, and not closed to level 5 by rule 1.
+OWN_ACCOUNT = "patrons.own_account"
 DERIVED_ACTIONS = {
     ASSIGN_GROUP: "patrons.edit_access",
     GRANT_SITE_ACCESS: "patrons.edit_access",
@@ -83,6 +88,8 @@ class _Facts:
 
 
 def can(operator, action: str, obj: Model | None = None) -> bool:
+    if action == OWN_ACCOUNT:
+        return _is_own_account(operator, obj)
     facts = _facts(operator)
     if facts is None or facts.level >= Level.PATRON:
         return False  # rule 1
@@ -118,6 +125,9 @@ def require_assign_group(operator, patron, group: SecurityGroup) -> None:
 def scope(operator, action: str, model_or_queryset) -> QuerySet:
     """Exactly the objects for which `can(operator, action, obj)` is true, as a queryset."""
     qs = _as_queryset(model_or_queryset)
+    if action == OWN_ACCOUNT:
+        own = qs.model is _patron_model() and _is_own_account(operator, operator)
+        return qs.filter(pk=operator.pk) if own else qs.none()
     facts = _facts(operator)
     if facts is None or facts.level >= Level.PATRON:
         return qs.none()
@@ -169,6 +179,17 @@ def site_scope_ids(operator) -> frozenset[int] | None:
 
 
 # --- object rules: one per model; scope() mirrors each in SQL -----------------------------
+
+
+def _is_own_account(user, obj) -> bool:
+    return (
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and isinstance(obj, _patron_model())
+        and obj.pk is not None
+        and obj.pk == user.pk
+    )
 
 
 def _patron_rule(operator, facts: _Facts, action, perm, patron) -> bool:
@@ -242,6 +263,125 @@ _OBJECT_RULES = _Rules(_patron_rule, _group_rule, _site_rule)
 _SCOPES = _Rules(_patron_scope, _group_scope, _site_scope)
 
 
+# --- explicit grants (rule 7) -------------------------------------------------------------
+# Evergreen's User Permission Editor, tightened. A holder of security.grant_permission gives
+# one operator one permission at one site (and its descendants), only:
+#   - at a site within the granter's own access where they hold grant_permission,
+#   - a permission their group lets them pass on (SecurityGroup.grantable_permissions),
+#   - to an operator (level <= 4) strictly below the granter's level, whose home site lies
+#     within the granter's access.
+# District Administrators grant everything, everywhere, to any operator below level 0.
+# Revoking asks the same, except that the permission need not be grantable (taking power
+# back never requires being able to give it) and the holder may since have become a patron.
+
+GRANT_PERMISSION = "security.grant_permission"
+GRANT_NOT_GRANTABLE = "You can only give permissions that your security group may pass on."
+GRANT_SITE_OUT_OF_ACCESS = "You can only give permissions at sites within your own access."
+GRANTEE_NOT_OPERATOR = "Explicit permissions are for operators; patrons have no staff side."
+GRANTEE_NOT_BELOW = "You can only give permissions to operators below your own level."
+
+
+def can_grant(operator, permission_name: str, site: Site, recipient) -> bool:
+    return _grant_refusal(operator, permission_name, site, recipient) is None
+
+
+def require_grant(operator, permission_name: str, site: Site, recipient) -> None:
+    refusal = _grant_refusal(operator, permission_name, site, recipient)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+
+
+def can_revoke_grant(operator, grant: Grant) -> bool:
+    facts = _facts(operator)
+    return _may_grant_at(facts, grant.site_id) and (
+        _recipient_refusal(operator, facts, grant.operator, revoking=True) is None
+    )
+
+
+def require_revoke_grant(operator, grant: Grant) -> None:
+    if not can_revoke_grant(operator, grant):
+        raise PermissionDenied(DENIED)
+
+
+def grant_recipient_refusal(operator, recipient) -> str | None:
+    """Why `recipient` cannot receive a grant from `operator` (None: they can), for a form
+    to say next to the field. Only for recipients within `grant_recipient_scope`."""
+    return _recipient_refusal(operator, _facts(operator), recipient, revoking=False)
+
+
+def grant_recipient_scope(operator, model_or_queryset) -> QuerySet:
+    """Patrons whose home site lies within the granter's access: those a granter may look
+    up by name. Anyone else is "not found"."""
+    qs = _as_queryset(model_or_queryset)
+    site_ids = _grant_site_ids(_facts(operator))
+    return qs if site_ids is None else qs.filter(home_site_id__in=site_ids)
+
+
+def grant_scope(operator, model_or_queryset=Grant) -> QuerySet:
+    """The grants an operator may see: those at sites where they may grant."""
+    qs = _as_queryset(model_or_queryset)
+    site_ids = _grant_site_ids(_facts(operator))
+    return qs if site_ids is None else qs.filter(site_id__in=site_ids)
+
+
+def grant_sites(operator) -> QuerySet:
+    """Sites at which the operator may give permissions."""
+    site_ids = _grant_site_ids(_facts(operator))
+    return Site.objects.all() if site_ids is None else Site.objects.filter(pk__in=site_ids)
+
+
+def grantable_permissions(operator) -> QuerySet:
+    """Permissions the operator may give (at the sites of `grant_sites`)."""
+    facts = _facts(operator)
+    if _grant_site_ids(facts) == frozenset():
+        return Permission.objects.none()
+    if facts.is_district_admin:
+        return Permission.objects.all()
+    wanted = Q(pk__in=[])
+    for name in facts.grantable:
+        app_label, codename = name.split(".", 1)
+        wanted |= Q(content_type__app_label=app_label, codename=codename)
+    return Permission.objects.filter(wanted)
+
+
+def _grant_refusal(operator, permission_name: str, site: Site, recipient) -> str | None:
+    facts = _facts(operator)
+    if facts is None or facts.level >= Level.PATRON or not facts.holds(GRANT_PERMISSION):
+        return DENIED
+    if not _may_grant_at(facts, site.pk):
+        return GRANT_SITE_OUT_OF_ACCESS
+    if not (facts.is_district_admin or permission_name in facts.grantable):
+        return GRANT_NOT_GRANTABLE
+    return _recipient_refusal(operator, facts, recipient, revoking=False)
+
+
+def _grant_site_ids(facts: _Facts | None) -> frozenset[int] | None:
+    """Sites within the operator's own access where they hold grant_permission (None: all).
+    Grants they received themselves never widen it."""
+    if facts is None or facts.level >= Level.PATRON:
+        return frozenset()
+    if facts.is_district_admin:
+        return None
+    return facts.scope_site_ids & (facts.site_ids_for(GRANT_PERMISSION) or frozenset())
+
+
+def _may_grant_at(facts: _Facts | None, site_id: int) -> bool:
+    site_ids = _grant_site_ids(facts)
+    return site_ids is None or site_id in site_ids
+
+
+def _recipient_refusal(operator, facts: _Facts | None, recipient, *, revoking: bool) -> str | None:
+    site_ids = _grant_site_ids(facts)
+    if site_ids is not None and recipient.home_site_id not in site_ids:
+        return DENIED  # out of scope: callers looking recipients up say "not found"
+    level = recipient.security_group.level
+    if level >= Level.PATRON and not revoking:
+        return GRANTEE_NOT_OPERATOR
+    if recipient.pk == operator.pk or level <= facts.level:
+        return GRANTEE_NOT_BELOW
+    return None
+
+
 # --- what an operator holds --------------------------------------------------------------
 
 
@@ -258,7 +398,7 @@ def _facts(operator) -> _Facts | None:
 
 def _load_facts(operator) -> _Facts:
     group = operator.security_group
-    permissions, grantable = _group_permissions(group)
+    permissions, grantable = group_permissions(group)
     if group.level >= Level.PATRON:
         return _Facts(level=group.level, permissions=frozenset(), scope_site_ids=frozenset())
     tree = site_tree()
@@ -274,14 +414,23 @@ def _load_facts(operator) -> _Facts:
     )
 
 
-def _group_permissions(group: SecurityGroup) -> tuple[frozenset[str], frozenset[str]]:
-    """The group's permissions as "app.codename", and those of them marked grantable, in
-    one query."""
-    grantable_rows = SecurityGroup.grantable_permissions.through.objects.filter(
-        securitygroup=group, permission=OuterRef("pk")
+def group_permissions(group: SecurityGroup) -> tuple[frozenset[str], frozenset[str]]:
+    """What a group holds: its own permissions and those of its ancestors (it inherits its
+    parent's, transitively) as "app.codename", and those of them marked grantable in the
+    group or an ancestor. One query, whatever the depth of the tree."""
+    if group.pk is None:
+        return frozenset(), frozenset()
+    ancestry = RawSQL(_ANCESTRY_SQL, [group.pk])  # noqa: S611 (constant SQL, bound parameter)
+    owned = SecurityGroup.permissions.through.objects.filter(
+        securitygroup_id__in=ancestry, permission=OuterRef("pk")
     )
-    rows = group.permissions.annotate(grantable=Exists(grantable_rows)).values_list(
-        "content_type__app_label", "codename", "grantable"
+    marked = SecurityGroup.grantable_permissions.through.objects.filter(
+        securitygroup_id__in=ancestry, permission=OuterRef("pk")
+    )
+    rows = (
+        Permission.objects.filter(Exists(owned))
+        .annotate(grantable=Exists(marked))
+        .values_list("content_type__app_label", "codename", "grantable")
     )
     permissions, grantable = set(), set()
     for app, codename, is_grantable in rows:
@@ -289,6 +438,20 @@ def _group_permissions(group: SecurityGroup) -> tuple[frozenset[str], frozenset[
         if is_grantable:
             grantable.add(f"{app}.{codename}")
     return frozenset(permissions), frozenset(grantable)
+
+
+# The ids of a group and of its ancestors. UNION (not UNION ALL) stops at a cycle, should
+# one ever be saved behind the model's back.
+_ANCESTRY_SQL = """
+    WITH RECURSIVE ancestry(id) AS (
+        SELECT id FROM security_securitygroup WHERE id = %s
+        UNION
+        SELECT parent.parent_id FROM security_securitygroup parent
+        JOIN ancestry ON parent.id = ancestry.id
+        WHERE parent.parent_id IS NOT NULL
+    )
+    SELECT id FROM ancestry
+"""
 
 
 def _grants(operator) -> dict[str, set[int]]:

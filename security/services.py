@@ -2,25 +2,47 @@
 written only here."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
 import pghistory
 from django.contrib.auth.models import Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 
-from security import policy
+from security import group_selectors, log, policy
 from security.models import Grant, Level, SecurityGroup
+from security.permission_areas import label_of
 from sites.models import Site
 
 PERMISSION_NOT_HELD = "You can only give permissions that you hold yourself."
 LEVEL_AT_OR_ABOVE_OWN = "A group can only be placed at a level below your own."
 GROUP_HAS_MEMBERS = "Choose the group that this group's members move to."
+GROUP_PERMISSION_NOT_HELD = PERMISSION_NOT_HELD + " You do not hold: {labels}."
+GRANTABLE_NEEDS_PERMISSION = (
+    "Only a permission that the group has, its own or inherited, can be grantable: {labels}."
+)
+DEFAULT_GROUP_LOCKED = (
+    "New patrons join this group: it cannot be deleted or moved to another level."
+)
+OWN_GROUP_LOCKED = "You cannot delete your own security group or change its level."
+INHERITED_OUT_OF_REACH = (
+    "Groups that you cannot change inherit from this group ({names}): what it holds stays as it is."
+)
+GROUP_CHANGED_MEANWHILE = (
+    "{who} changed this group at {when} while you were editing it. Your changes were not "
+    "saved: review theirs, then make yours again."
+)
 ALREADY_INSTALLED = "LibStaff is already set up: a District Administrator exists."
-GRANTEE_NOT_BELOW = "You can only grant permissions to operators below your own level."
 _INSTALL_LOCK = 0x11B5_7AFF  # PostgreSQL advisory lock key of the first install
 
-GRANTEE_NOT_OPERATOR = "Explicit permissions are for operators; patrons have no staff side."
+GRANTEE_NOT_BELOW = policy.GRANTEE_NOT_BELOW
+GRANTEE_NOT_OPERATOR = policy.GRANTEE_NOT_OPERATOR
+GRANT_EXISTS = "This operator already holds this permission at this site."
+GROUP_CHANGED = "security group changed"  # why a grant was revoked, in the operator log
 
 
 def _acting(actor):
@@ -31,15 +53,140 @@ def _permission_name(permission: Permission) -> str:
     return f"{permission.content_type.app_label}.{permission.codename}"
 
 
-def _check_permissions_held(actor, permissions: Iterable[Permission]) -> None:
-    held = policy.permissions_of(actor)
-    if any(_permission_name(p) not in held for p in permissions):
-        raise PermissionDenied(PERMISSION_NOT_HELD)
+class _Unchanged:
+    def __repr__(self):
+        return "UNCHANGED"
 
 
-def _check_level(actor, level: int) -> None:
-    if not policy.can(actor, "security.change_securitygroup", SecurityGroup(level=level)):
+UNCHANGED = _Unchanged()  # group_update: keep the current parent or grantable marks
+
+
+@dataclass(frozen=True)
+class _Holdings:
+    """A group's own permissions and grantable marks (only those on permissions it holds),
+    and all it holds and may pass on with what it inherits: names "app.codename"."""
+
+    own: frozenset[str]
+    marks: frozenset[str]
+    held: frozenset[str]
+    grantable: frozenset[str]
+
+    def changed(self, other: "_Holdings") -> set[str]:
+        return (
+            (self.own ^ other.own)
+            | (self.marks ^ other.marks)
+            | (self.held ^ other.held)
+            | (self.grantable ^ other.grantable)
+        )
+
+
+_NOTHING = _Holdings(frozenset(), frozenset(), frozenset(), frozenset())
+_LOGGED_FIELDS = ["name", "level", "description", "parent"]
+
+
+def _holdings(group: SecurityGroup) -> _Holdings:
+    held, grantable = policy.group_permissions(group)
+    own = frozenset(_names(group.permissions.all()))
+    marks = frozenset(_names(group.grantable_permissions.all())) & held
+    return _Holdings(own=own, marks=marks, held=held, grantable=grantable)
+
+
+def _names(permissions: Iterable[Permission]) -> set[str]:
+    return {_permission_name(p) for p in _with_content_types(permissions)}
+
+
+def _with_content_types(permissions: Iterable[Permission]) -> list[Permission]:
+    if isinstance(permissions, QuerySet):
+        return list(permissions.select_related("content_type"))
+    return list(permissions)
+
+
+def _check_level(actor, level: int, action: str) -> None:
+    if not policy.can(actor, action, SecurityGroup(level=level)):
         raise PermissionDenied(LEVEL_AT_OR_ABOVE_OWN)
+
+
+def group_delete_refusal(*, actor, group: SecurityGroup) -> str | None:
+    """Why the group can be neither deleted nor moved to another level, whoever asks: new
+    patrons need their group, and nobody changes their own level (a District Administrator
+    in a level-0 group of their own)."""
+    default = SecurityGroup.objects.default_for_new_patrons()
+    if default is not None and default.pk == group.pk:
+        return DEFAULT_GROUP_LOCKED
+    if actor.security_group_id == group.pk:
+        return OWN_GROUP_LOCKED
+    return None
+
+
+def _check_may_move(actor, group: SecurityGroup) -> None:
+    refusal = group_delete_refusal(actor=actor, group=group)
+    if refusal == OWN_GROUP_LOCKED:
+        raise PermissionDenied(refusal)
+    if refusal is not None:
+        raise ValidationError(refusal)
+
+
+class GroupChangedMeanwhile(ValidationError):
+    """The group was saved by someone else after the editor loaded it; nothing was saved."""
+
+
+def _check_not_stale(group: SecurityGroup, loaded_at: datetime | None) -> None:
+    if loaded_at is not None and loaded_at != group.updated_at:
+        who = group.updated_by.display_name if group.updated_by else "Someone"
+        when = timezone.localtime(group.updated_at).strftime("%H:%M")
+        raise GroupChangedMeanwhile(GROUP_CHANGED_MEANWHILE.format(who=who, when=when))
+
+
+def _apply_permissions(group, permissions, grantable) -> _Holdings:
+    """Save the group's own permissions and marks, and return what it holds as a result,
+    its ancestors' included, read as the policy reads it. The caller checks the result;
+    its transaction rolls everything back when a check fails."""
+    group.permissions.set(permissions)
+    if grantable is not UNCHANGED:
+        group.grantable_permissions.set(grantable)
+    return _holdings(group)
+
+
+def _check_marks(grantable, after: _Holdings) -> None:
+    if grantable is UNCHANGED:
+        return
+    void = _names(grantable) - after.held
+    if void:
+        labels = ", ".join(sorted(label_of(name) for name in void))
+        raise ValidationError({"grantable": GRANTABLE_NEEDS_PERMISSION.format(labels=labels)})
+
+
+def _require_changes_held(actor, before: _Holdings, after: _Holdings) -> None:
+    """What the group holds or may pass on changes only in permissions the actor holds
+    (District Administrators hold them all)."""
+    not_held = {name for name in before.changed(after) if not policy.can(actor, name)}
+    if not_held:
+        labels = ", ".join(sorted(label_of(name) for name in not_held))
+        raise PermissionDenied(GROUP_PERMISSION_NOT_HELD.format(labels=labels))
+
+
+def _require_descendants_changeable(actor, group: SecurityGroup) -> None:
+    """A group at or above the actor's level may inherit from one below it: what the
+    actor changes in the parent must not change such a group."""
+    out_of_reach = [
+        descendant
+        for descendant in group_selectors.descendant_groups(group)
+        if not policy.can(actor, "security.change_securitygroup", descendant)
+    ]
+    if out_of_reach:
+        names = ", ".join(str(descendant) for descendant in out_of_reach)
+        raise PermissionDenied(INHERITED_OUT_OF_REACH.format(names=names))
+
+
+def _permission_details(before: _Holdings, after: _Holdings) -> dict:
+    details = {}
+    for key, old, new in [
+        ("permissions", before.own, after.own),
+        ("grantable", before.marks, after.marks),
+    ]:
+        if old != new:
+            details[key] = {"added": sorted(new - old), "removed": sorted(old - new)}
+    return details
 
 
 @transaction.atomic
@@ -50,18 +197,33 @@ def group_create(
     level: int,
     description: str = "",
     permissions: Iterable[Permission] = (),
+    parent: SecurityGroup | None = None,
+    grantable: Iterable[Permission] = (),
 ) -> SecurityGroup:
+    """A group below the actor's level (only a District Administrator creates level 0),
+    with permissions the actor holds, its parent's included."""
     policy.require(actor, "security.add_securitygroup")
-    _check_level(actor, level)
-    permissions = list(permissions)
-    _check_permissions_held(actor, permissions)
+    _check_level(actor, level, "security.add_securitygroup")
     group = SecurityGroup(
-        name=name, level=level, description=description, created_by=actor, updated_by=actor
+        name=name,
+        level=level,
+        description=description,
+        parent=parent,
+        created_by=actor,
+        updated_by=actor,
     )
     with _acting(actor):
         group.full_clean()
         group.save()
-        group.permissions.set(permissions)
+        after = _apply_permissions(group, permissions, grantable)
+        _require_changes_held(actor, _NOTHING, after)
+        _check_marks(grantable, after)
+        log.record(
+            log.Kind.GROUP_CREATED,
+            operator=actor,
+            obj=group,
+            details=log.snapshot(group, _LOGGED_FIELDS) | _permission_details(_NOTHING, after),
+        )
     return group
 
 
@@ -74,66 +236,175 @@ def group_update(
     level: int,
     description: str,
     permissions: Iterable[Permission],
+    parent: SecurityGroup | None | _Unchanged = UNCHANGED,
+    grantable: Iterable[Permission] | _Unchanged = UNCHANGED,
+    loaded_at: datetime | None = None,
 ) -> SecurityGroup:
     """Rule 2: only groups below one's level, never moved to or above it; rule 3: never
-    the protected group. Only permissions the editor holds can be added or removed."""
-    group = SecurityGroup.objects.select_for_update().get(pk=group.pk)
+    the protected group. What the group holds, its own permissions and grantable marks and
+    what it inherits from its parent, changes only in permissions the editor holds.
+    `loaded_at` is the `updated_at` the editor saw: someone saved since, nothing is saved."""
+    group = (
+        SecurityGroup.objects.select_for_update(of=("self",))
+        .select_related("updated_by")
+        .get(pk=group.pk)
+    )
     policy.require(actor, "security.change_securitygroup", group)
-    _check_level(actor, level)
-    wanted, current = set(permissions), set(group.permissions.select_related("content_type"))
-    _check_permissions_held(actor, wanted ^ current)
+    _check_not_stale(group, loaded_at)
+    _check_level(actor, level, "security.change_securitygroup")
+    if level != group.level:
+        _check_may_move(actor, group)
+    before, logged = _holdings(group), log.snapshot(group, _LOGGED_FIELDS)
     group.name, group.level, group.description = name, level, description
+    if parent is not UNCHANGED:
+        group.parent = parent
     group.updated_by = actor
     with _acting(actor):
         group.full_clean()
         group.save()
-        group.permissions.set(wanted)
+        after = _apply_permissions(group, permissions, grantable)
+        _require_changes_held(actor, before, after)
+        if (before.held, before.grantable) != (after.held, after.grantable):
+            _require_descendants_changeable(actor, group)
+        _check_marks(grantable, after)
+        if grantable is UNCHANGED:  # marks on permissions the group no longer holds go
+            group.grantable_permissions.set(_permissions_named(after.marks))
+        details = log.changes(logged, group) | _permission_details(before, after)
+        log.record(log.Kind.GROUP_CHANGED, operator=actor, obj=group, details=details)
     return group
+
+
+def _permissions_named(names: Iterable[str]) -> list[Permission]:
+    wanted = Q(pk__in=[])
+    for name in names:
+        app_label, codename = name.split(".", 1)
+        wanted |= Q(content_type__app_label=app_label, codename=codename)
+    return list(Permission.objects.filter(wanted))
 
 
 @transaction.atomic
 def group_delete(*, actor, group: SecurityGroup, move_members_to: SecurityGroup | None) -> None:
-    """Members move to another group the actor may assign; nobody is left without one."""
+    """Members move to another group the actor may assign (their history records the
+    move); groups that inherited from this one inherit from its parent instead and take
+    over its own permissions and marks, so that they hold exactly what they held."""
     from patrons.models import Patron
 
     group = SecurityGroup.objects.select_for_update().get(pk=group.pk)
     policy.require(actor, "security.delete_securitygroup", group)
+    _check_may_move(actor, group)
     members = Patron.objects.filter(security_group=group)
+    member_count = members.count()
+    if member_count:
+        if move_members_to is None or move_members_to.pk == group.pk:
+            raise ValidationError(GROUP_HAS_MEMBERS)
+        policy.require(actor, policy.ASSIGN_GROUP, move_members_to)
+    own, marks = list(group.permissions.all()), list(group.grantable_permissions.all())
+    children = list(group.children.select_for_update())
+    details = {"name": group.name, "level": group.level, "members_moved": member_count}
+    if member_count:
+        details["members_moved_to"] = str(move_members_to)
+    if children:
+        details["children_moved_to"] = str(group.parent) if group.parent_id else None
     with _acting(actor):
-        if members.exists():
-            if move_members_to is None or move_members_to.pk == group.pk:
-                raise ValidationError(GROUP_HAS_MEMBERS)
-            policy.require(actor, policy.ASSIGN_GROUP, move_members_to)
-            members.update(security_group=move_members_to, updated_by=actor)
+        for child in children:
+            child.parent, child.updated_by = group.parent, actor
+            child.save(update_fields=["parent", "updated_by", "updated_at"])
+            child.permissions.add(*own)
+            child.grantable_permissions.add(*marks)
+        members.update(
+            security_group=move_members_to,
+            updated_by=actor,
+            updated_at=timezone.now(),
+            version=F("version") + 1,  # an Access tab open on a member must reload
+        )
+        log.record(log.Kind.GROUP_DELETED, operator=actor, obj=group, details=details)
         group.delete()
 
 
 @transaction.atomic
-def grant_create(*, actor, operator, permission: Permission, site: Site) -> None:
-    """Rule 7: one permission for one operator at one site (and its descendants)."""
-    perm = _permission_name(permission)
-    policy.require(actor, "security.grant_permission", site)
-    if not policy.can(actor, perm, site):
-        raise PermissionDenied(PERMISSION_NOT_HELD)
-    if operator.security_group.level >= Level.PATRON:
-        raise PermissionDenied(GRANTEE_NOT_OPERATOR)
-    if not policy.can(actor, "patrons.edit_access", operator):
-        raise PermissionDenied(GRANTEE_NOT_BELOW)
+def grant_create(*, actor, operator, permission: Permission, site: Site) -> Grant:
+    """Rule 7 (security.policy.can_grant): one permission for one operator at one site and
+    its descendants. The recipient's row is locked, so a change of their group either
+    happens first (and is checked here) or reviews this grant too."""
+    name = _permission_name(permission)
+    recipient = _locked_patron(operator)
+    policy.require_grant(actor, name, site, recipient)
     with _acting(actor):
-        Grant.objects.get_or_create(
-            operator=operator, permission=permission, site=site, defaults={"granted_by": actor}
+        grant, created = Grant.objects.get_or_create(
+            operator=recipient, permission=permission, site=site, defaults={"granted_by": actor}
+        )
+        if not created:
+            raise ValidationError(GRANT_EXISTS)
+        log.record(
+            log.Kind.GRANT_CREATED,
+            operator=actor,
+            patron=recipient,
+            obj=grant,
+            site=site,
+            details={"permission": name},
         )
     policy.forget(operator)
+    return grant
 
 
 @transaction.atomic
-def grant_revoke(*, actor, operator, permission: Permission, site: Site) -> None:
-    policy.require(actor, "security.grant_permission", site)
-    if not policy.can(actor, "patrons.edit_access", operator):
-        raise PermissionDenied(GRANTEE_NOT_BELOW)
+def grant_revoke(*, actor, grant: Grant) -> None:
+    """Take a grant back (security.policy.can_revoke_grant). Already gone: nothing to do."""
+    grant = (
+        Grant.objects.select_for_update(of=("self",))
+        .select_related("operator__security_group", "permission__content_type", "site")
+        .filter(pk=grant.pk)
+        .first()
+    )
+    if grant is None:
+        return
+    policy.require_revoke_grant(actor, grant)
     with _acting(actor):
-        Grant.objects.filter(operator=operator, permission=permission, site=site).delete()
+        _revoke(actor, grant.operator, [grant])
+    policy.forget(grant.operator)
+
+
+@transaction.atomic
+def grants_review_on_group_change(*, actor, operator, keep: Iterable[int] = ()) -> None:
+    """Call when `operator`'s security group has just changed, with their row locked. Every
+    explicit grant not kept on purpose is revoked, so that nobody keeps the powers of an old
+    job; an operator who became a patron keeps none. Ids in `keep` that are not this
+    operator's grants are ignored."""
+    policy.require(actor, "patrons.edit_access", operator)
+    grants = Grant.objects.filter(operator=operator).select_related(
+        "permission__content_type", "site"
+    )
+    if operator.security_group.level < Level.PATRON:
+        grants = grants.exclude(pk__in=set(keep))
+    with _acting(actor):
+        _revoke(actor, operator, list(grants), reason=GROUP_CHANGED)
     policy.forget(operator)
+
+
+def _revoke(actor, operator, grants: list[Grant], *, reason: str = "") -> None:
+    for grant in grants:
+        details = {"permission": _permission_name(grant.permission)}
+        if reason:
+            details["reason"] = reason
+        log.record(
+            log.Kind.GRANT_REVOKED,
+            operator=actor,
+            patron=operator,
+            obj=grant,
+            site=grant.site,
+            details=details,
+        )
+    Grant.objects.filter(pk__in=[grant.pk for grant in grants]).delete()
+
+
+def _locked_patron(patron):
+    from patrons.models import Patron
+
+    return (
+        Patron.objects.select_for_update(of=("self",))
+        .select_related("security_group")
+        .get(pk=patron.pk)
+    )
 
 
 @transaction.atomic

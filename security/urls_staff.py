@@ -2,5 +2,18 @@
 
 from django.urls import path  # noqa: F401 (the pages add their paths here)
 
+from security.views import grants, groups
+from security.views import log as operator_log
+
 app_name = "security"
-urlpatterns = []
+urlpatterns = [
+    path("groups/", groups.group_list, name="groups"),
+    path("groups/new/", groups.group_create, name="group_create"),
+    path("groups/<int:pk>/", groups.group_detail, name="group"),
+    path("groups/<int:pk>/delete/", groups.group_delete, name="group_delete"),
+    path("log/", operator_log.operator_log, name="log"),
+    path("log/export/", operator_log.operator_log_export, name="log_export"),
+    path("grants/", grants.grant_list, name="grants"),
+    path("grants/new/", grants.grant_create, name="grant_create"),
+    path("grants/<int:pk>/revoke/", grants.grant_revoke, name="grant_revoke"),
+]

@@ -5,12 +5,13 @@ import pghistory
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from security import policy
+from security import log, policy
 from sites.models import Site
 from sites.selectors import site_code_in_use
 
 SITE_CODE_TAKEN = "Another site already uses this code (codes ignore upper and lower case)."
 ROOT_SITE_REFUSED = "Only a District Administrator can create a site without a parent site."
+_LOGGED_FIELDS = ("code", "name", "kind", "parent")
 
 
 @transaction.atomic
@@ -21,7 +22,9 @@ def site_create(
     sites; only a District Administrator creates a top-level site."""
     _require_may_place_under(actor, parent)
     site = Site(code=code, name=name, kind=kind, parent=parent, created_by=actor, updated_by=actor)
-    return _validate_and_save(actor, site)
+    site = _validate_and_save(actor, site)
+    log.record(log.Kind.SITE_CREATED, operator=actor, obj=site, site=site)
+    return site
 
 
 @transaction.atomic
@@ -34,9 +37,13 @@ def site_update(*, actor, site: Site, code: str, name: str, kind: str, parent: S
     new_parent_id = parent.pk if parent is not None else None
     if new_parent_id != site.parent_id:
         _require_may_place_under(actor, parent)
+    before = log.snapshot(site, _LOGGED_FIELDS)
     site.code, site.name, site.kind, site.parent = code, name, kind, parent
     site.updated_by = actor
-    return _validate_and_save(actor, site)
+    site = _validate_and_save(actor, site)
+    details = log.changes(before, site)
+    log.record(log.Kind.SITE_CHANGED, operator=actor, obj=site, site=site, details=details)
+    return site
 
 
 def _require_may_place_under(actor, parent: Site | None) -> None:

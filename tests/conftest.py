@@ -7,7 +7,7 @@ works at AMS unless the name says otherwise.
 import pytest
 from django.apps import apps as django_apps
 
-from security.defaults import ensure_default_groups
+from security.defaults import ensure_default_groups, mark_default_grantable
 from security.models import Level
 from sites.models import Site
 from tests.factories import OperatorFactory, PatronFactory, SiteFactory
@@ -22,6 +22,7 @@ def _fast_password_hasher(settings):
 def default_groups(db):
     """The six default groups. Migrations create them; transactional tests flush them."""
     ensure_default_groups(django_apps)
+    mark_default_grantable(django_apps)
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 the fields accept any existing group or site, so that a crafted request reaches the
 service, whose policy check refuses it (403) and changes nothing."""
 
+from collections.abc import Sequence
+
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -10,7 +12,7 @@ from django.db.models.functions import Lower
 from patrons.forms.record import add_service_errors, rebase_after_stale_edit
 from patrons.models import Patron
 from patrons.services import PIN_FORMAT
-from security.models import SecurityGroup
+from security.models import Grant, SecurityGroup
 from sites.models import Site
 
 USERNAME_TAKEN = "Another account already uses this username (usernames ignore case)."
@@ -18,6 +20,17 @@ CONFIRMATION_MISMATCH = "The two passwords do not match."
 CONFIRMATION_MISSING = "Type the new password again to confirm it."
 # Service errors on fields this form does not have: where the operator will look for them.
 SERVICE_FIELDS = {"email": "security_group", "password": "password1"}
+
+
+class GrantIdsField(forms.TypedMultipleChoiceField):
+    """Ids of explicit grants. Any id is accepted: the service keeps only the patron's
+    own grants, so a crafted id of someone else's grant has no effect."""
+
+    def __init__(self, **kwargs):
+        super().__init__(coerce=int, required=False, **kwargs)
+
+    def valid_value(self, value) -> bool:
+        return True
 
 
 class AccessForm(forms.Form):
@@ -61,6 +74,9 @@ class AccessForm(forms.Form):
     site_access = forms.ModelMultipleChoiceField(
         queryset=Site.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
     )
+    keep_grants = GrantIdsField(
+        label="Keep if the group changes", widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(
         self,
@@ -69,6 +85,7 @@ class AccessForm(forms.Form):
         groups: list[SecurityGroup],
         sites: list[Site],
         patron_site_ids: set[int],
+        grants: Sequence[Grant] = (),
         group_locked: bool = False,
         readonly: bool = False,
         **kwargs,
@@ -81,6 +98,11 @@ class AccessForm(forms.Form):
         )
         self.fields["security_group"].widget.choices = [(g.pk, str(g)) for g in groups]
         self.fields["site_access"].widget.choices = [(s.pk, str(s)) for s in sites]
+        self.grants = list(grants)
+        self.fields["keep_grants"].choices = [
+            (grant.pk, f"Keep {grant.permission.name} at {grant.site}") for grant in self.grants
+        ]
+        self.fields["keep_grants"].disabled = group_locked
         self.fields["security_group"].disabled = group_locked or readonly
         if readonly:
             for field in self.fields.values():
@@ -131,7 +153,12 @@ class AccessForm(forms.Form):
             "password": data["password1"] or None,
             "pin": data["pin"] or None,
             "clear_pin": data["clear_pin"],
+            "keep_grants": data["keep_grants"],
         }
+
+    def grant_rows(self) -> list[tuple[Grant, object]]:
+        """Each grant with its "keep" checkbox, for a table row."""
+        return list(zip(self.grants, self["keep_grants"], strict=True))
 
     def add_service_errors(self, error) -> None:
         add_service_errors(self, error, SERVICE_FIELDS)

@@ -54,13 +54,14 @@ class ContactForm(forms.Form):
     """
 
     version = forms.IntegerField(widget=forms.HiddenInput)
+    settings = SETTINGS
 
     def __init__(self, data=None, *, patron: Patron, readonly: bool = False):
-        initial = model_to_dict(patron, fields=SETTINGS) | {"version": patron.version}
+        initial = model_to_dict(patron, fields=self.settings) | {"version": patron.version}
         super().__init__(data, initial=initial)
         self.fields.update(
             forms.fields_for_model(
-                Patron, fields=SETTINGS, widgets={"communication_channel": forms.RadioSelect}
+                Patron, fields=self.settings, widgets={"communication_channel": forms.RadioSelect}
             )
         )
         self.fields["language"] = forms.ChoiceField(choices=_languages(patron.language))
@@ -68,7 +69,7 @@ class ContactForm(forms.Form):
             field.disabled = readonly
 
     def changes(self) -> dict:
-        return {name: self.cleaned_data[name] for name in SETTINGS}
+        return {name: self.cleaned_data[name] for name in self.settings}
 
 
 def _languages(current: str) -> list[tuple[str, str]]:
@@ -149,7 +150,9 @@ class _Rows(BaseInlineFormSet):
             yield form
 
     def _entry_fields(self) -> list[str]:
-        return [f.name for f in dataclasses.fields(self.entry) if f.name not in ("id", self.flag)]
+        """The entry's fields that the row form has (the others keep their defaults)."""
+        names = (f.name for f in dataclasses.fields(self.entry))
+        return [name for name in names if name in self.form.base_fields]
 
     def entries(self) -> list:
         entries = []
@@ -291,18 +294,21 @@ _SECTIONS = [
     ("guardians", "Parents, guardians and other contacts", "contact", "", GuardianFormSet),
 ]
 ADD_BUTTONS = {f"add_{name}": name for name, *_ in _SECTIONS}
-_FORMSETS = {name: formset for name, *_, formset in _SECTIONS}
 
 
 class ContactEditor:
     """The whole tab: the settings form and the row formsets, valid or not together."""
 
+    form_class = ContactForm
+    specs = _SECTIONS  # (name, title, noun, flag label, formset class)
+
     def __init__(
         self, patron: Patron, data=None, *, readonly: bool = False, add: str | None = None
     ):
-        if data is not None and add in ADD_BUTTONS.values():
-            data = _with_one_more_row(data, add)
-        self.form = ContactForm(data, patron=patron, readonly=readonly)
+        formsets = {name: formset for name, *_, formset in self.specs}
+        if data is not None and add in formsets:
+            data = _with_one_more_row(data, add, formsets[add])
+        self.form = self.form_class(data, patron=patron, readonly=readonly)
         self.sections = [
             Section(
                 name,
@@ -312,7 +318,7 @@ class ContactEditor:
                 formset(data, instance=patron, readonly=readonly),
                 errors=[],
             )
-            for name, title, noun, flag_label, formset in _SECTIONS
+            for name, title, noun, flag_label, formset in self.specs
         ]
         self.section = {section.name: section for section in self.sections}
 
@@ -340,10 +346,9 @@ class ContactEditor:
                 self.form.add_error(None, messages)
 
 
-def _with_one_more_row(data, section: str):
+def _with_one_more_row(data, section: str, formset):
     """The posted data with one more row of `section`, holding the row's defaults: a row
     that differs from them would be validated, and shown with errors before it is typed in."""
-    formset = _FORMSETS[section]
     key = f"{section}-TOTAL_FORMS"
     try:
         index = int(data.get(key, 0))

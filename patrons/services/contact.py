@@ -27,7 +27,7 @@ from patrons.models import (
     PatronPhone,
 )
 from patrons.services.patron import StaleEdit, _acting, _changed_since, _locked
-from security import policy
+from security import log, policy
 
 __all__ = [
     "CHANNEL_NEEDS_EMAIL",
@@ -39,6 +39,7 @@ __all__ = [
     "INVALID_PHONE",
     "ONE_PREFERRED",
     "ONE_PRIMARY",
+    "OWN_ACCOUNT_FIELDS",
     "UNKNOWN_ROW",
     "AddressEntry",
     "ContactSaved",
@@ -69,6 +70,11 @@ CONTACT_FIELDS = frozenset(
         "notify_fines",
     }
 )
+
+# What a patron changes on their own account (/me/): not the additional email or the notice
+# opt-ins, and not their contacts (guardians), which stay with the library staff.
+OWN_ACCOUNT_FIELDS = frozenset({"communication_channel", "language", "keep_history"})
+_FIELDS_BY_ACTION = {"patrons.edit_contact": CONTACT_FIELDS, policy.OWN_ACCOUNT: OWN_ACCOUNT_FIELDS}
 
 _PHONE_CHARACTERS = re.compile(r"[0-9 +()\-]+")
 
@@ -158,9 +164,14 @@ def patron_contact_update(
     emails: Sequence[EmailEntry],
     addresses: Sequence[AddressEntry],
     phones: Sequence[PhoneEntry],
-    guardians: Sequence[GuardianEntry],
+    guardians: Sequence[GuardianEntry] | None = None,
+    action: str = "patrons.edit_contact",
 ) -> ContactSaved:
     """Save the Contact tab as a whole, or nothing.
+
+    `action` is the staff tab's, or policy.OWN_ACCOUNT for a patron's own page: then only
+    OWN_ACCOUNT_FIELDS change, the contacts are left as they are, and the bounce flag of
+    each email stays the library's. `guardians=None` leaves the contacts as they are.
 
     Refused (StaleEdit) when the record was saved since the editor loaded `version`; any
     save raises the version so that other editors of the record are refused in turn.
@@ -170,20 +181,27 @@ def patron_contact_update(
     channel in this same save; Librarian (2) and above keep at least one email; changing
     the address of an undeliverable email clears the flag.
     """
-    policy.require(actor, "patrons.edit_contact", patron)
-    if unknown := set(fields) - CONTACT_FIELDS:
-        raise ValueError(f"Not contact fields: {sorted(unknown)}")
+    policy.require(actor, action, patron)
+    own_account = action == policy.OWN_ACCOUNT
+    if unknown := set(fields) - _FIELDS_BY_ACTION[action]:
+        raise ValueError(f"Not contact fields for {action}: {sorted(unknown)}")
+    if own_account and guardians is not None:
+        raise ValueError("Contacts are changed by the library staff only.")
     current = _locked(patron)
     if current.version != version:
         raise StaleEdit(current=current, changed_fields=_changed_since(current, version))
+    before = log.snapshot(current, [*sorted(_FIELDS_BY_ACTION[action]), "email"])
     errors: dict[str, list] = {}
     given = {
         _EMAILS: _normalized_emails(emails, errors),
         _ADDRESSES: list(addresses),
         _PHONES: list(phones),
-        _GUARDIANS: list(guardians),
     }
+    if guardians is not None:
+        given[_GUARDIANS] = list(guardians)
     existing = {part: _rows_of(part, current) for part in given}
+    if own_account:
+        given[_EMAILS] = [_bounce_kept(entry, existing[_EMAILS]) for entry in given[_EMAILS]]
     wanted = {part: _settled(part, given[part], existing[part], errors) for part in given}
     had_email = bool(current.email or existing[_EMAILS])
     switched = _apply_fields(current, fields, had_email, wanted[_EMAILS], errors)
@@ -200,7 +218,19 @@ def patron_contact_update(
         current.save()
         for plan in plans:
             plan.write()
+    changed = {**log.changes(before, current), "rows": _row_changes(plans)}
+    log.record(log.Kind.PATRON_CHANGED, operator=actor, patron=current, details=changed)
     return ContactSaved(patron=current, channel_switched_to=switched)
+
+
+def _row_changes(plans: list["_Plan"]) -> dict[str, dict[str, int]]:
+    """For the operator log: how many rows of each kind were added, changed and removed."""
+    counts = {}
+    for plan in plans:
+        done = {"added": len(plan.new), "changed": len(plan.changed), "removed": len(plan.gone)}
+        if any(done.values()):
+            counts[plan.part.key] = {what: count for what, count in done.items() if count}
+    return counts
 
 
 def _normalized_emails(emails: Sequence[EmailEntry], errors: dict) -> list[EmailEntry]:
@@ -237,6 +267,12 @@ def _settled(part: _Part, entries: list, existing: dict, errors: dict) -> list:
             if entry.phone:
                 _check(errors, part.key, validate_phone, entry.phone)
     return _one_flagged(part, entries, errors) if part.flag else entries
+
+
+def _bounce_kept(entry: EmailEntry, existing: dict) -> EmailEntry:
+    """Whether mail to an address bounced is the library's record, not the patron's."""
+    row = existing.get(entry.id)
+    return replace(entry, is_undeliverable=row is not None and row.is_undeliverable)
 
 
 def _undeliverable_cleared(entry: EmailEntry, existing: dict) -> EmailEntry:

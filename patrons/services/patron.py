@@ -12,8 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from patrons.models import Patron, PatronEmail
-from security import policy
+from security import log, policy
 from security.models import Level, SecurityGroup
+from security.services import grants_review_on_group_change
 from sites.models import Site
 
 __all__ = [
@@ -48,6 +49,8 @@ STALE_EDIT = (
 )
 # What changed when no field of the record itself did (only rows the version also covers).
 UNLISTED_CHANGES = "contact details, site access or password"
+# What the Access tab changes, for the operator log.
+_ACCESS_FIELDS = ("security_group", "username", "must_change_password", "password", "pin")
 
 
 class StaleEdit(Exception):
@@ -102,6 +105,9 @@ def patron_create(
             patron.site_access.set(site_access)
         _ensure_home_site_access(patron)
         record_first_email(patron)
+    log.record(
+        log.Kind.PATRON_CREATED, operator=actor, patron=patron, details={"group": str(group)}
+    )
     return patron
 
 
@@ -131,6 +137,7 @@ def patron_update(*, actor: Patron, patron: Patron, action: str, version: int, *
     if fields.get("status", current.status) != Patron.Status.ACTIVE:
         _ensure_not_last_district_admin(current)
     old_photo = current.photo
+    before = log.snapshot(current, fields)
     for name, value in fields.items():
         setattr(current, name, value)
     # The record as it will be must still be the actor's to edit (a new home site in scope).
@@ -141,6 +148,7 @@ def patron_update(*, actor: Patron, patron: Patron, action: str, version: int, *
         current.full_clean()
         current.save()
         _ensure_home_site_access(current)
+    _log_changed(actor, current, before)
     if "photo" in fields and old_photo and old_photo.name != current.photo.name:
         _delete_file_on_commit(old_photo)
     return current
@@ -159,14 +167,18 @@ def patron_update_access(
     password: str | None = None,
     pin: str | None = None,
     clear_pin: bool = False,
+    keep_grants: Iterable[int] = (),
 ) -> Patron:
     """The Access tab in one version-checked, all-or-nothing save: the group (rule 4, the
-    last District Administrator), username, password, PIN (stored hashed), site access
-    (rule 5, sites out of the actor's reach kept) and rule 6."""
+    last District Administrator; a new group revokes the explicit grants not in
+    `keep_grants`), username, password, PIN (stored hashed), site access (rule 5, sites out
+    of the actor's reach kept) and rule 6."""
     current = _locked(patron)
     policy.require(actor, "patrons.edit_access", current)
     _check_version(current, version)
-    if security_group.pk != current.security_group_id:
+    before = log.snapshot(current, (*_ACCESS_FIELDS, "site_access"))
+    group_changed = security_group.pk != current.security_group_id
+    if group_changed:
         _change_group(actor, current, security_group)
     current.username = username or None
     current.must_change_password = must_change_password
@@ -179,6 +191,9 @@ def patron_update_access(
         current.save()
         _apply_site_access(actor, current, sites)
         _ensure_home_site_access(current)
+        if group_changed:
+            grants_review_on_group_change(actor=actor, operator=current, keep=keep_grants)
+    _log_changed(actor, current, before)
     policy.forget(patron)
     return current
 
@@ -227,12 +242,17 @@ def _changed_since(current: Patron, version: int) -> list[str]:
 
 
 @transaction.atomic
-def patron_assign_group(*, actor: Patron, patron: Patron, group: SecurityGroup) -> Patron:
-    """Rule 4, and rule 3's last District Administrator."""
+def patron_assign_group(
+    *, actor: Patron, patron: Patron, group: SecurityGroup, keep_grants: Iterable[int] = ()
+) -> Patron:
+    """Rule 4, and rule 3's last District Administrator. A new group revokes the patron's
+    explicit grants not in `keep_grants`."""
     policy.require_assign_group(actor, patron, group)
     patron = _locked(patron)
+    before = log.snapshot(patron, ["security_group"])
     if group.level != Level.DISTRICT_ADMINISTRATOR:
         _ensure_not_last_district_admin(patron)
+    group_changed = group.pk != patron.security_group_id
     patron.security_group = group
     patron.updated_by = actor
     with _acting(actor):
@@ -240,6 +260,9 @@ def patron_assign_group(*, actor: Patron, patron: Patron, group: SecurityGroup) 
         patron.version += 1
         patron.save()
         _ensure_home_site_access(patron)
+        if group_changed:
+            grants_review_on_group_change(actor=actor, operator=patron, keep=keep_grants)
+    _log_changed(actor, patron, before)
     return patron
 
 
@@ -248,10 +271,12 @@ def patron_set_site_access(*, actor: Patron, patron: Patron, sites: Iterable[Sit
     """Give access only to sites within one's own; sites outside it that the patron
     already has are kept (the operator cannot see them, so cannot mean to remove them)."""
     policy.require(actor, "patrons.edit_access", patron)
+    before = log.snapshot(patron, ["site_access"])
     with _acting(actor):
         _apply_site_access(actor, patron, sites)
         _ensure_home_site_access(patron)
         Patron.objects.filter(pk=patron.pk).update(updated_by=actor)
+    _log_changed(actor, patron, before)
     policy.forget(patron)
     return patron
 
@@ -260,6 +285,7 @@ def patron_set_site_access(*, actor: Patron, patron: Patron, sites: Iterable[Sit
 def patron_set_status(*, actor: Patron, patron: Patron, status: str) -> Patron:
     policy.require(actor, "patrons.edit_personal", patron)
     patron = _locked(patron)
+    before = log.snapshot(patron, ["status"])
     if status != Patron.Status.ACTIVE:
         _ensure_not_last_district_admin(patron)
     patron.status = status
@@ -268,6 +294,7 @@ def patron_set_status(*, actor: Patron, patron: Patron, status: str) -> Patron:
         patron.full_clean()
         patron.version += 1
         patron.save()
+    _log_changed(actor, patron, before)
     return patron
 
 
@@ -277,11 +304,13 @@ def patron_set_password(
 ) -> Patron:
     policy.require(actor, "patrons.edit_access", patron)
     validate_password(password, patron)
+    before = log.snapshot(patron, ["password", "must_change_password"])
     patron.set_password(password)
     patron.must_change_password = must_change
     patron.updated_by = actor
     with _acting(actor):
         patron.save(update_fields=["password", "must_change_password", "updated_by", "updated_at"])
+    _log_changed(actor, patron, before)
     return patron
 
 
@@ -292,10 +321,20 @@ def patron_delete(*, actor: Patron, patron: Patron) -> None:
     if patron.is_protected:
         raise ValidationError(PROTECTED_PATRON)
     _ensure_not_last_district_admin(patron)
+    # Logged before the delete, which empties the entry's patron link: the name stays.
+    deleted = {"name": patron.display_name, "barcode": patron.barcode, "username": patron.username}
+    log.record(log.Kind.PATRON_DELETED, operator=actor, patron=patron, details=deleted)
     with _acting(actor):
         patron.delete()
     if patron.photo:
         _delete_file_on_commit(patron.photo)
+
+
+def _log_changed(actor: Patron, patron: Patron, before: dict) -> None:
+    """One operator log line per change, naming what changed since `before` (log.snapshot)."""
+    log.record(
+        log.Kind.PATRON_CHANGED, operator=actor, patron=patron, details=log.changes(before, patron)
+    )
 
 
 def _delete_file_on_commit(file) -> None:

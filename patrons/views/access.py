@@ -9,6 +9,7 @@ from patrons.views.record import can_edit, render_tab
 from security import policy
 
 SAVED = "{tab} saved."
+GRANTS_REVIEWED = "Explicit permissions after the change of group: {revoked} revoked, {kept} kept."
 OWN_GROUP_LOCKED = "You cannot change your own security group."
 
 
@@ -24,6 +25,7 @@ def access_tab(request, patron, tab):
 def _save(request, patron, tab):
     form, site_access = _form(request, patron, data=request.POST)
     if form.is_valid():
+        reviewed = _grants_reviewed(form, patron)
         try:
             saved = services.patron_update_access(
                 actor=request.user, patron=patron, **form.service_arguments()
@@ -36,10 +38,21 @@ def _save(request, patron, tab):
             if saved.pk == request.user.pk:
                 update_session_auth_hash(request, saved)  # a new password keeps one signed in
             messages.success(request, SAVED.format(tab=tab.label))
+            if reviewed:
+                kept = record_selectors.patron_grant_ids(saved, among=reviewed)
+                revoked = len(reviewed - kept)
+                messages.success(request, GRANTS_REVIEWED.format(revoked=revoked, kept=len(kept)))
             return _render(request, saved, tab)
     return render_tab(
         request, patron, tab, _context(request, patron, form, site_access), status=422
     )
+
+
+def _grants_reviewed(form, patron) -> set[int]:
+    """The grants a change of group puts up for review (revoked unless kept)."""
+    if form.cleaned_data["security_group"].pk == patron.security_group_id:
+        return set()
+    return {grant.pk for grant in form.grants}
 
 
 def _render(request, patron, tab, *, readonly=False):
@@ -56,6 +69,7 @@ def _form(request, patron, *, data=None, readonly=False):
         groups=record_selectors.assignable_groups(operator=operator, current=patron.security_group),
         sites=list(record_selectors.grantable_sites(operator=operator)),
         patron_site_ids={site.pk for site in site_access},
+        grants=record_selectors.patron_grants(patron),
         group_locked=patron.pk == operator.pk,
         readonly=readonly,
     )
@@ -71,7 +85,9 @@ def _context(request, patron, form, site_access) -> dict:
         "sites_out_of_reach": [
             site for site in site_access if not policy.can(operator, policy.GRANT_SITE_ACCESS, site)
         ],
-        "grants": record_selectors.patron_grants(patron),
+        "grants": form.grants,
+        "grants_reviewable": not form.fields["keep_grants"].disabled,
+        "can_grant": operator.has_perm(policy.GRANT_PERMISSION),
         "pin_is_set": bool(patron.pin),
         "password_min_length": settings.LIBSTAFF_PASSWORD_MIN_LENGTH,
         "password_policy": settings.LIBSTAFF_PASSWORD_POLICY,

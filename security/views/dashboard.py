@@ -76,7 +76,7 @@ def getting_started(user) -> list[ChecklistItem]:
                 "Review security groups",
                 "Check what each group may do and adjust it to how your libraries work.",
                 _groups_reviewed(),
-                _admin_url(user, "admin:security_securitygroup_changelist"),
+                _url_if(user, "security:groups", "security.view_securitygroup"),
             )
         )
     return [] if all(item.done for item in items) else items
@@ -89,9 +89,8 @@ def _groups_reviewed() -> bool:
     ).exists()
 
 
-def _admin_url(user, url_name: str) -> str | None:
-    """Until the staff pages for it exist, District Administrators use the Django admin."""
-    return reverse(url_name) if user.is_staff else None
+def _url_if(user, url_name: str, perm: str) -> str | None:
+    return reverse(url_name) if user.has_perm(perm) else None
 
 
 def _sites_in_scope(user) -> int:

@@ -217,9 +217,10 @@ def test_select_all_and_generate_are_there_for_javascript(client, librarian, pat
     assert "data-check-all" in page and "data-generate-password" in page
 
 
-def test_explicit_grants_are_listed_read_only(client, library_admin, ams):
+def test_explicit_grants_are_listed(client, library_admin, ams):
     grantee = OperatorFactory(level=Level.LIBRARY_STAFF, home_site=ams)
     permission = Permission.objects.get(codename="edit_access")
+    library_admin.security_group.grantable_permissions.add(permission)
     security_services.grant_create(
         actor=library_admin, operator=grantee, permission=permission, site=ams
     )

@@ -165,9 +165,7 @@ def plan_of(operator, *, off=("seqscan", "sort"), **kwargs) -> str:
 def test_the_searches_can_use_their_indexes(district_admin, people, kwargs, index):
     """Bitmap scans only: each needs an index whose expression matches the query's. (The
     District Administrator has no scope condition, whose index would serve as well.)"""
-    assert index in plan_of(
-        district_admin, off=("seqscan", "indexscan", "indexonlyscan"), **kwargs
-    )
+    assert index in plan_of(district_admin, off=("seqscan", "indexscan", "indexonlyscan"), **kwargs)
 
 
 @pytest.mark.parametrize(

@@ -99,14 +99,14 @@ def test_items_link_where_the_work_is_done(client, lone_district_admin, library_
     assert links == {
         "Create your sites": reverse("sites:list"),
         "Add operators": reverse("patrons:register"),
-        "Review security groups": reverse("admin:security_securitygroup_changelist"),
+        "Review security groups": reverse("security:groups"),
     }
 
     client.force_login(library_admin)
     links = {item.title: item.url for item in client.get(HOME).context["checklist"]}
     assert links["Create your sites"] == reverse("sites:list")
     assert links["Add operators"] == reverse("patrons:register")
-    assert links["Review security groups"] is None  # no admin for Library Administrators
+    assert links["Review security groups"] == reverse("security:groups")
 
 
 @pytest.mark.parametrize("role", ["librarian", "staff", "aide"])
@@ -176,8 +176,8 @@ def test_patrons_get_no_staff_navigation(patron):
 @pytest.mark.parametrize(
     ("role", "labels"),
     [
-        ("district_admin", ["Dashboard", "Patrons", "Sites"]),
-        ("library_admin", ["Dashboard", "Patrons", "Sites"]),
+        ("district_admin", ["Dashboard", "Patrons", "Sites", "Security", "Log"]),
+        ("library_admin", ["Dashboard", "Patrons", "Sites", "Security", "Log"]),
         ("librarian", ["Dashboard", "Patrons"]),
         ("aide", ["Dashboard", "Patrons"]),
     ],
@@ -194,9 +194,19 @@ def test_the_active_section_matches_the_url_prefix(client, library_admin):
         ("Dashboard", False),
         ("Patrons", False),
         ("Sites", True),
+        ("Security", False),
+        ("Log", False),
     ]
     nav = client.get(HOME).context["staff_navigation"]
-    assert [item["active"] for item in nav] == [True, False, False]
+    assert [item["active"] for item in nav] == [True, False, False, False, False]
+
+
+def test_explicit_grants_belong_to_the_security_section(client, library_admin):
+    client.force_login(library_admin)
+    nav = client.get(reverse("security:grants")).context["staff_navigation"]
+    assert [item["label"] for item in nav if item["active"]] == ["Security"]
+    groups = client.get(reverse("security:groups")).content.decode()
+    assert f'href="{reverse("security:grants")}"' in groups
 
 
 # --- error pages ---------------------------------------------------------------------------

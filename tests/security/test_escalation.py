@@ -207,10 +207,17 @@ def test_sites_outside_own_access_are_kept_not_removed(librarian, jes, ams, ams_
     assert set(reloaded(target).site_access.all()) == {jes, ams_branch}
 
 
-# --- explicit grants ----------------------------------------------------------------------
+# --- explicit grants (more in test_grants.py) ---------------------------------------------
+
+
+def grantable(operator, name):
+    """Let `operator`'s group pass the permission on."""
+    operator.security_group.grantable_permissions.add(perm(name))
+    policy.forget(operator)
 
 
 def test_grant_only_a_permission_held_at_a_site_in_scope(library_admin, staff, jes, ams):
+    grantable(library_admin, "patrons.edit_access")
     with pytest.raises(PermissionDenied):
         security_services.grant_create(
             actor=library_admin, operator=staff, permission=perm("patrons.edit_access"), site=jes
@@ -227,6 +234,7 @@ def test_grant_only_a_permission_held_at_a_site_in_scope(library_admin, staff, j
 
 
 def test_grant_only_to_operators_below_own_level(library_admin, ams):
+    grantable(library_admin, "patrons.edit_access")
     peer = OperatorFactory(level=Level.LIBRARY_ADMINISTRATOR, home_site=ams)
     with pytest.raises(PermissionDenied):
         security_services.grant_create(
@@ -237,11 +245,9 @@ def test_grant_only_to_operators_below_own_level(library_admin, ams):
 
 def test_revoked_grant_no_longer_applies(library_admin, staff, ams):
     target = PatronFactory(home_site=ams)
-    edit_access = perm("patrons.edit_access")
-    security_services.grant_create(
-        actor=library_admin, operator=staff, permission=edit_access, site=ams
+    grantable(library_admin, "patrons.edit_access")
+    grant = security_services.grant_create(
+        actor=library_admin, operator=staff, permission=perm("patrons.edit_access"), site=ams
     )
-    security_services.grant_revoke(
-        actor=library_admin, operator=staff, permission=edit_access, site=ams
-    )
+    security_services.grant_revoke(actor=library_admin, grant=grant)
     assert not reloaded(staff).has_perm("patrons.edit_access", target)

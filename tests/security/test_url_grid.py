@@ -5,10 +5,12 @@ The Django admin has its own test (test_admin.py): District Administrators only.
 """
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.factories import PatronFactory
+from security.models import Grant, Level
+from tests.factories import OperatorFactory, PatronFactory, group_at
 
 pytestmark = pytest.mark.django_db
 
@@ -40,10 +42,18 @@ def staff_only(status=200, **overrides):
 
 
 SITES_ADMINS_ONLY = dict.fromkeys(["aide", "staff", "librarian", "operator_at_other_site"], 403)
+# security.grant_permission: Library Administrators and District Administrators.
+GRANTERS_ONLY = dict.fromkeys(["aide", "staff", "librarian", "operator_at_other_site"], 403)
+
+LOG_READERS_ONLY = dict.fromkeys(["aide", "staff", "librarian", "operator_at_other_site"], 403)
+# security.*_securitygroup: Library Administrators and District Administrators.
+GROUP_ADMINS_ONLY = dict.fromkeys(["aide", "staff", "librarian", "operator_at_other_site"], 403)
 
 GRID = {
     "home": signed_in_only(patron=302),
     "me": signed_in_only(),
+    "me_contact": signed_in_only(),  # always the signed-in patron's own: no id to craft
+    "me_data": signed_in_only(),
     # Installed (a District Administrator exists): the first-run page is gone.
     "setup": row(404),
     "login": row(302, anonymous=200),
@@ -64,12 +74,27 @@ GRID = {
     "sites:list": staff_only(**SITES_ADMINS_ONLY),
     "sites:create": staff_only(**SITES_ADMINS_ONLY),
     "sites:edit": staff_only(**SITES_ADMINS_ONLY),
+    # security.view_operator_log: Library Administrators and District Administrators.
+    "security:log": staff_only(**LOG_READERS_ONLY),
+    "security:log_export": staff_only(**LOG_READERS_ONLY),
+    "security:grants": staff_only(**GRANTERS_ONLY),
+    "security:grant_create": staff_only(**GRANTERS_ONLY),
+    # A grant at AMS to a Library Staff operator of AMS.
+    "security:grant_revoke": staff_only(**GRANTERS_ONLY),
+    "security:groups": staff_only(**GROUP_ADMINS_ONLY),
+    "security:group_create": staff_only(**GROUP_ADMINS_ONLY),
+    # The default Library Aide group (4): below both administrators.
+    "security:group": staff_only(**GROUP_ADMINS_ONLY),
+    "security:group_delete": staff_only(**GROUP_ADMINS_ONLY),
 }
 
 
 def url_kwargs(name, objects):
     return {
         "sites:edit": {"pk": objects["ams"].pk},
+        "security:grant_revoke": {"pk": objects["grant"].pk},
+        "security:group": {"pk": group_at(Level.LIBRARY_AIDE).pk},
+        "security:group_delete": {"pk": group_at(Level.LIBRARY_AIDE).pk},
         "patrons:record": {"pk": objects["target"].pk},
         "patrons:delete": {"pk": objects["target"].pk},
         "patrons:photo": {"pk": objects["target"].pk},
@@ -100,7 +125,12 @@ def test_url_grid(client, roles, ams, name, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     target = PatronFactory(home_site=ams)
     target.photo.save("photo.png", ContentFile(b"\x89PNG\r\n\x1a\n"), save=True)
-    url = reverse(name, kwargs=url_kwargs(name, {"ams": ams, "target": target}))
+    grant = Grant.objects.create(
+        operator=OperatorFactory(level=Level.LIBRARY_STAFF, home_site=ams),
+        permission=Permission.objects.get(codename="edit_notes"),
+        site=ams,
+    )
+    url = reverse(name, kwargs=url_kwargs(name, {"ams": ams, "target": target, "grant": grant}))
     got = {}
     for role in ROLES:
         client.logout()

@@ -1,0 +1,202 @@
+"""Reads for the patron's own account (/me/): their record, standing, blocks and the notes
+meant for them, and everything stored about them as one document ("Download my data").
+
+Each starts with policy.OWN_ACCOUNT and reads only rows of the signed-in patron. Never
+exported: the password hash, the PIN, notes not marked visible to the patron, and who on
+the staff made a change (another patron's data).
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from patrons.models import Block, Note, Patron, PatronType
+from security import policy
+from security.models import SecurityGroup
+from sites.models import Site
+
+# Patron columns never exported: secrets, search helpers, and the staff who made a change.
+NOT_EXPORTED = frozenset(
+    {"password", "pin", "search_name", "sort_name", "created_by", "updated_by", "version"}
+)
+# Foreign keys of the record, exported as the name of what they point to.
+_NAMED = {"home_site": Site, "security_group": SecurityGroup, "patron_type": PatronType}
+BY_YOU, BY_LIBRARY = "you", "library"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Whether the card still works; when not, the home site is whom to contact."""
+
+    expired_on: date | None
+    inactive: bool
+
+    @property
+    def in_good_standing(self) -> bool:
+        return self.expired_on is None and not self.inactive
+
+
+def own_account(*, user) -> Patron:
+    """The signed-in patron's record, read again with what their page shows of it."""
+    policy.require(user, policy.OWN_ACCOUNT, user)
+    return Patron.objects.select_related("home_site", "security_group", "patron_type").get(
+        pk=user.pk
+    )
+
+
+def own_standing(patron: Patron) -> Standing:
+    expiry = patron.expiry_date
+    expired = expiry is not None and expiry < timezone.localdate()
+    return Standing(expired_on=expiry if expired else None, inactive=not patron.is_active)
+
+
+def own_blocks(patron: Patron) -> QuerySet:
+    return Block.objects.active().filter(patron=patron).select_related("block_type")
+
+
+def own_notes(patron: Patron) -> QuerySet:
+    return Note.objects.filter(patron=patron, is_visible_to_patron=True).select_related("note_type")
+
+
+def own_fees(patron: Patron) -> list:
+    """The fines app has no fees yet: nobody owes anything."""
+    return []
+
+
+def own_data(*, user) -> dict:
+    """Everything stored about the signed-in patron, for "Download my data", in a number
+    of queries that does not grow with their rows."""
+    patron = own_account(user=user)
+    return {
+        "exported_at": timezone.now(),
+        "record": _record(patron),
+        "emails": list(
+            patron.emails.values(
+                "kind", "address", "is_primary", "is_undeliverable", "created_at", "updated_at"
+            )
+        ),
+        "addresses": list(
+            patron.addresses.values(
+                "kind",
+                "street",
+                "city",
+                "region",
+                "postal_code",
+                "country",
+                "is_preferred",
+                "created_at",
+                "updated_at",
+            )
+        ),
+        "phones": list(
+            patron.phones.values("kind", "number", "is_preferred", "created_at", "updated_at")
+        ),
+        "guardians": list(
+            patron.guardians.values(
+                "name",
+                "relationship",
+                "email",
+                "phone",
+                "receives_notices",
+                "created_at",
+                "updated_at",
+            )
+        ),
+        "identifiers": list(
+            patron.identifiers.values(
+                "value", "note", "created_at", type=F("identifier_type__name")
+            )
+        ),
+        "notes": list(
+            own_notes(patron).values(
+                "text", "created_at", type=F("note_type__name"), site=F("owner_site__name")
+            )
+        ),
+        "blocks": list(
+            patron.blocks.values(
+                "note",
+                "expires_on",
+                "created_at",
+                type=F("block_type__name"),
+                site=F("owner_site__name"),
+            )
+        ),
+        "fees": own_fees(patron),
+        "history": _history(patron),
+    }
+
+
+def _record(patron: Patron) -> dict:
+    record = {}
+    for field in Patron._meta.concrete_fields:
+        if field.name in NOT_EXPORTED:
+            continue
+        if field.name in _NAMED:
+            related = getattr(patron, field.name)
+            record[field.name] = related.name if related is not None else None
+        elif field.name == "photo":
+            record["photo"] = patron.photo.name or None
+        else:
+            record[field.name] = getattr(patron, field.attname)
+    record["site_access"] = list(patron.site_access.values_list("name", flat=True))
+    return record
+
+
+def _history(patron: Patron) -> list[dict]:
+    """Each saved version of the record: when, by whom (the patron or the library), and
+    the record as first saved, then what each save changed."""
+    events = list(patron.events.select_related("pgh_context").order_by("pgh_id"))
+    fields = [
+        field
+        for field in patron.events.model._meta.concrete_fields
+        if not field.name.startswith("pgh_") and field.name not in NOT_EXPORTED
+    ]
+    names = _names_of(events)
+    history, before = [], None
+    for event in events:
+        after = {field.name: _value(event, field, names) for field in fields}
+        entry = {"at": event.pgh_created_at, "event": event.pgh_label, "by": _by(event, patron)}
+        if before is None:
+            entry["record"] = after
+        else:
+            entry["changes"] = {
+                name: {"from": before[name], "to": value}
+                for name, value in after.items()
+                if before[name] != value
+            }
+        history.append(entry)
+        before = after
+    return history
+
+
+def _names_of(events) -> dict[str, dict[int, str]]:
+    """The names of the sites, groups and patron types the versions point to: one query
+    per kind."""
+    names = {}
+    for name, model in _NAMED.items():
+        ids = {getattr(event, f"{name}_id") for event in events} - {None}
+        names[name] = (
+            dict(model.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+        )
+    return names
+
+
+def _value(event, field, names):
+    value = getattr(event, field.attname)
+    if field.name in names:
+        return names[field.name].get(value) if value is not None else None
+    if field.name == "photo":
+        return value.name or None
+    return value
+
+
+def _by(event, patron: Patron) -> str | None:
+    """The patron themselves, the library (without naming the staff member), or nobody
+    known (an import or a migration)."""
+    context = event.pgh_context
+    user_id = context.metadata.get("user") if context is not None else None
+    if user_id is None:
+        return None
+    return BY_YOU if user_id == patron.pk else BY_LIBRARY
