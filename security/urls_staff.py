@@ -1,6 +1,6 @@
 """The staff pages of the security app, under /staff/security/ (namespace "security")."""
 
-from django.urls import path  # noqa: F401 (the pages add their paths here)
+from django.urls import path
 
 from security.views import grants, groups
 from security.views import log as operator_log
