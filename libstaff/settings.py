@@ -90,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "security.context_processors.navigation",
+                "security.context_processors.working_site_picker",
             ],
         },
     },

@@ -43,3 +43,13 @@ def navigation(request):
 
 def _within(path: str, url: str, entry: NavEntry) -> bool:
     return path.startswith(url) or any(path.startswith(reverse(name)) for name in entry.also)
+
+
+def working_site_picker(request):
+    """Whether the header offers a choice of working site (no query: the policy's facts)."""
+    from security import working_site
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_operator:
+        return {"working_site_picker": False}
+    return {"working_site_picker": working_site.has_choice(user)}

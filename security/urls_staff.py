@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from security.views import grants, groups
+from security.views import grants, groups, working_site
 from security.views import log as operator_log
 
 app_name = "security"
@@ -16,4 +16,5 @@ urlpatterns = [
     path("grants/", grants.grant_list, name="grants"),
     path("grants/new/", grants.grant_create, name="grant_create"),
     path("grants/<int:pk>/revoke/", grants.grant_revoke, name="grant_revoke"),
+    path("working-site/", working_site.working_site_choose, name="working_site"),
 ]

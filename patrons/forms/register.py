@@ -37,7 +37,7 @@ class RegisterForm(forms.ModelForm):
             "email": "Required for Librarian (2) and higher security groups.",
         }
 
-    def __init__(self, *args, operator, **kwargs):
+    def __init__(self, *args, operator, working_site_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["barcode"].required = True
         default = SecurityGroup.objects.default_for_new_patrons()
@@ -47,8 +47,11 @@ class RegisterForm(forms.ModelForm):
         self.fields["home_site"].widget.choices = [(s.pk, str(s)) for s in sites]
         if not self.is_bound:
             self.initial.setdefault("security_group", default.pk)
-            if any(site.pk == operator.home_site_id for site in sites):
-                self.initial.setdefault("home_site", operator.home_site_id)
+            offered = {site.pk for site in sites}
+            for default_site in (working_site_id, operator.home_site_id):
+                if default_site in offered:
+                    self.initial.setdefault("home_site", default_site)
+                    break
 
     def clean_barcode(self):
         barcode = self.cleaned_data["barcode"]

@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 
 from patrons import record_selectors, services
 from patrons.forms.register import RegisterForm
-from security import policy
+from security import policy, working_site
 
 REGISTERED = "{name} registered with barcode {barcode}."
 SAVE_AND_ANOTHER = "another"
@@ -16,7 +16,9 @@ def patron_register(request):
     policy.require(request.user, "patrons.add_patron")
     if request.method != "POST":
         form = RegisterForm(
-            operator=request.user, initial={"barcode": record_selectors.next_barcode()}
+            operator=request.user,
+            working_site_id=working_site.site_id(request),
+            initial={"barcode": record_selectors.next_barcode()},
         )
         return _page(request, form)
     form = RegisterForm(request.POST, operator=request.user)

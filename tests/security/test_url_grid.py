@@ -71,6 +71,7 @@ GRID = {
     "patrons:record": staff_only(302, operator_at_other_site=404),
     "patrons:tab": staff_only(operator_at_other_site=404),
     "patrons:photo": staff_only(operator_at_other_site=404),
+    "security:working_site": staff_only(),
     "sites:list": staff_only(**SITES_ADMINS_ONLY),
     "sites:create": staff_only(**SITES_ADMINS_ONLY),
     "sites:edit": staff_only(**SITES_ADMINS_ONLY),
