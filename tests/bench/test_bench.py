@@ -15,6 +15,9 @@ PAGES = [
     ("sites page", "sites:list", {}),
     ("patron list", "patrons:list", {}),
     ("patron search", "patrons:list", {"q": "müller"}),
+    ("security groups", "security:groups", {}),
+    ("operator log", "security:log", {}),
+    ("own account", "me", {}),
 ]
 USERS = ["demo-district", "demo-librarian"]
 
