@@ -5,10 +5,11 @@ A permission declared here that does not exist yet (its app has no models yet, a
 is left out until its migration creates it, and then shows up without a change here.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Permission
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,16 @@ def label_of(name: str) -> str:
     return LABELS.get(name, name)
 
 
-def existing_permissions() -> dict[str, Permission]:
-    """The declared permissions that exist, by "app.codename", in one query."""
+def permissions_named(names: Iterable[str]) -> QuerySet:
+    """The Permission rows of names "app.codename" (those that exist)."""
     wanted = Q(pk__in=[])
-    for name in LABELS:
+    for name in names:
         app_label, codename = name.split(".", 1)
         wanted |= Q(content_type__app_label=app_label, codename=codename)
-    found = Permission.objects.filter(wanted).select_related("content_type")
+    return Permission.objects.filter(wanted)
+
+
+def existing_permissions() -> dict[str, Permission]:
+    """The declared permissions that exist, by "app.codename", in one query."""
+    found = permissions_named(LABELS).select_related("content_type")
     return {permission_name(permission): permission for permission in found}

@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
 from security.models import Grant, Level, SecurityGroup
+from security.permission_areas import permissions_named
 from sites.models import Site
 
 # Derived actions: not Permission rows; each needs the permission it maps to.
@@ -337,11 +338,7 @@ def grantable_permissions(operator) -> QuerySet:
         return Permission.objects.none()
     if facts.is_district_admin:
         return Permission.objects.all()
-    wanted = Q(pk__in=[])
-    for name in facts.grantable:
-        app_label, codename = name.split(".", 1)
-        wanted |= Q(content_type__app_label=app_label, codename=codename)
-    return Permission.objects.filter(wanted)
+    return permissions_named(facts.grantable)
 
 
 def _grant_refusal(operator, permission_name: str, site: Site, recipient) -> str | None:
@@ -398,9 +395,9 @@ def _facts(operator) -> _Facts | None:
 
 def _load_facts(operator) -> _Facts:
     group = operator.security_group
-    permissions, grantable = group_permissions(group)
     if group.level >= Level.PATRON:
         return _Facts(level=group.level, permissions=frozenset(), scope_site_ids=frozenset())
+    permissions, grantable = group_permissions(group)
     tree = site_tree()
     access = operator.site_access.values_list("pk", flat=True)
     return _Facts(

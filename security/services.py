@@ -10,12 +10,12 @@ from django.contrib.auth.models import Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from security import group_selectors, log, policy
 from security.models import Grant, Level, SecurityGroup
-from security.permission_areas import label_of
+from security.permission_areas import label_of, permission_name, permissions_named
 from sites.models import Site
 
 PERMISSION_NOT_HELD = "You can only give permissions that you hold yourself."
@@ -47,10 +47,6 @@ GROUP_CHANGED = "security group changed"  # why a grant was revoked, in the oper
 
 def _acting(actor):
     return pghistory.context(user=actor.pk if actor is not None else None)
-
-
-def _permission_name(permission: Permission) -> str:
-    return f"{permission.content_type.app_label}.{permission.codename}"
 
 
 class _Unchanged:
@@ -92,7 +88,7 @@ def _holdings(group: SecurityGroup) -> _Holdings:
 
 
 def _names(permissions: Iterable[Permission]) -> set[str]:
-    return {_permission_name(p) for p in _with_content_types(permissions)}
+    return {permission_name(p) for p in _with_content_types(permissions)}
 
 
 def _with_content_types(permissions: Iterable[Permission]) -> list[Permission]:
@@ -268,18 +264,10 @@ def group_update(
             _require_descendants_changeable(actor, group)
         _check_marks(grantable, after)
         if grantable is UNCHANGED:  # marks on permissions the group no longer holds go
-            group.grantable_permissions.set(_permissions_named(after.marks))
+            group.grantable_permissions.set(permissions_named(after.marks))
         details = log.changes(logged, group) | _permission_details(before, after)
         log.record(log.Kind.GROUP_CHANGED, operator=actor, obj=group, details=details)
     return group
-
-
-def _permissions_named(names: Iterable[str]) -> list[Permission]:
-    wanted = Q(pk__in=[])
-    for name in names:
-        app_label, codename = name.split(".", 1)
-        wanted |= Q(content_type__app_label=app_label, codename=codename)
-    return list(Permission.objects.filter(wanted))
 
 
 @transaction.atomic
@@ -326,7 +314,7 @@ def grant_create(*, actor, operator, permission: Permission, site: Site) -> Gran
     """Rule 7 (security.policy.can_grant): one permission for one operator at one site and
     its descendants. The recipient's row is locked, so a change of their group either
     happens first (and is checked here) or reviews this grant too."""
-    name = _permission_name(permission)
+    name = permission_name(permission)
     recipient = _locked_patron(operator)
     policy.require_grant(actor, name, site, recipient)
     with _acting(actor):
@@ -383,7 +371,7 @@ def grants_review_on_group_change(*, actor, operator, keep: Iterable[int] = ()) 
 
 def _revoke(actor, operator, grants: list[Grant], *, reason: str = "") -> None:
     for grant in grants:
-        details = {"permission": _permission_name(grant.permission)}
+        details = {"permission": permission_name(grant.permission)}
         if reason:
             details["reason"] = reason
         log.record(
