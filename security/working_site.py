@@ -10,13 +10,13 @@ from sites.models import Site
 
 SESSION_ID = "working_site_id"
 SESSION_CODE = "working_site_code"
+WORKS_WITH = "patrons.view_patron"  # the permission whose sites one may work at
 
 
 def choices(operator) -> QuerySet:
-    """The sites an operator may work at: their site access, branches included."""
-    site_ids = policy.site_scope_ids(operator)
-    sites = Site.objects.all() if site_ids is None else Site.objects.filter(pk__in=site_ids)
-    return sites.order_by("code")
+    """The sites an operator may work at: where they may view patrons (their access,
+    branches included)."""
+    return policy.scope(operator, WORKS_WITH, Site).order_by("code")
 
 
 def has_choice(operator) -> bool:
@@ -38,8 +38,5 @@ def remember(request, site: Site) -> None:
 
 def on_login(sender, request, user, **kwargs) -> None:
     """Operators start at their home site when it is within their access."""
-    if request is None or not user.is_operator:
-        return
-    site_ids = policy.site_scope_ids(user)
-    if site_ids is None or user.home_site_id in site_ids:
+    if request is not None and policy.can(user, WORKS_WITH, user.home_site):
         remember(request, user.home_site)

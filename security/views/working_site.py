@@ -15,7 +15,7 @@ WORKING_SITE_SET = "You are now working at {site}."
 def working_site_choose(request):
     """Choose the working site among the sites of one's access; a site outside it is not
     a valid choice (422, nothing changes)."""
-    policy.require(request.user, "patrons.view_patron")
+    policy.require(request.user, working_site.WORKS_WITH)
     next_url = _safe_next(request)
     if request.method == "POST":
         form = WorkingSiteForm(request.POST, operator=request.user)
