@@ -47,9 +47,8 @@ def own_account(*, user) -> Patron:
 
 
 def own_standing(patron: Patron) -> Standing:
-    expiry = patron.expiry_date
-    expired = expiry is not None and expiry < timezone.localdate()
-    return Standing(expired_on=expiry if expired else None, inactive=not patron.is_active)
+    expired_on = patron.expiry_date if patron.is_expired else None
+    return Standing(expired_on=expired_on, inactive=not patron.is_active)
 
 
 def own_blocks(patron: Patron) -> QuerySet:

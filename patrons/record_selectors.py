@@ -9,7 +9,6 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Lower
-from django.utils import timezone
 
 from patrons.models import Block, Patron, PatronEmail
 from patrons.services import LAST_DISTRICT_ADMIN, PROTECTED_PATRON
@@ -48,9 +47,10 @@ def patron_header_badges(patron: Patron) -> HeaderBadges:
         .values("blocked", "undeliverable")
         .first()
     ) or {"blocked": False, "undeliverable": False}
-    expired = patron.expiry_date is not None and patron.expiry_date < timezone.localdate()
     return HeaderBadges(
-        expired=expired, blocked=flags["blocked"], email_undeliverable=flags["undeliverable"]
+        expired=patron.is_expired,
+        blocked=flags["blocked"],
+        email_undeliverable=flags["undeliverable"],
     )
 
 

@@ -7,6 +7,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Coalesce, Lower
+from django.utils import timezone
 
 from libstaff.stamps import Stamped
 from security.models import Level
@@ -273,6 +274,10 @@ class Patron(AbstractBaseUser, Stamped):
             and not self.email
         ):
             raise ValidationError({"email": EMAIL_REQUIRED})
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expiry_date is not None and self.expiry_date < timezone.localdate()
 
     @property
     def needs_home_site_access(self) -> bool:
