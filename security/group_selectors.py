@@ -6,7 +6,7 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from security import policy
-from security.models import SecurityGroup
+from security.models import SecurityGroup, ancestor_chain
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,8 @@ def group_inheritance(parent: SecurityGroup | None) -> Inheritance:
     if parent is None:
         return Inheritance({}, {})
     groups = SecurityGroup.objects.in_bulk()
-    chain = [groups[pk] for pk in _ancestor_ids(groups, parent.pk)]
+    parents = {pk: group.parent_id for pk, group in groups.items()}
+    chain = [groups[pk] for pk in ancestor_chain(parents, parent.pk)]
     permissions, grantable = {}, {}
     rows = _permission_rows(chain)
     for group in chain:  # nearest first: the first ancestor found is named
@@ -77,14 +78,6 @@ def group_inheritance(parent: SecurityGroup | None) -> Inheritance:
             grantable.setdefault(name, group)
     grantable = {name: group for name, group in grantable.items() if name in permissions}
     return Inheritance(permissions, grantable)
-
-
-def _ancestor_ids(groups: dict[int, SecurityGroup], pk: int) -> list[int]:
-    chain = []
-    while pk is not None and pk not in chain and pk in groups:
-        chain.append(pk)
-        pk = groups[pk].parent_id
-    return chain
 
 
 def _permission_rows(chain: list[SecurityGroup]) -> dict[str, dict[int, set[str]]]:

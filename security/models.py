@@ -101,11 +101,17 @@ class SecurityGroup(Stamped):
         """This group and its ancestors, nearest first (one query: the groups are few)."""
         parents = dict(SecurityGroup.objects.values_list("pk", "parent_id"))
         parents[self.pk] = self.parent_id
-        chain, pk = [], self.pk
-        while pk is not None and pk not in chain:
-            chain.append(pk)
-            pk = parents.get(pk)
-        return chain
+        return ancestor_chain(parents, self.pk)
+
+
+def ancestor_chain(parents: dict[int, int | None], pk: int | None) -> list[int]:
+    """`pk` and its ancestors in a parent map (id -> parent id), nearest first; stops at a
+    cycle or at an id the map does not know."""
+    chain = []
+    while pk is not None and pk not in chain and pk in parents:
+        chain.append(pk)
+        pk = parents[pk]
+    return chain
 
 
 @pghistory.track(pghistory.InsertEvent(), pghistory.DeleteEvent())
