@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "pgtrigger",
     "pghistory",
     "pghistory.admin",
@@ -68,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "security.middleware.PreferencesMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -128,10 +133,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "security.passwords.LibraryPasswordValidator"},
 ]
-# The default policy: 8 characters with letters and numbers. "upper" asks for
-# upper case, lower case and a digit.
-LIBSTAFF_PASSWORD_POLICY = env("LIBSTAFF_PASSWORD_POLICY", default="letters_numbers")
-LIBSTAFF_PASSWORD_MIN_LENGTH = env.int("LIBSTAFF_PASSWORD_MIN_LENGTH", default=8)
+# Length and kind of characters come from the Preferences page (security.preferences).
+
+# Two-factor sign-in (django-otp): the name authenticator apps show for our codes.
+OTP_TOTP_ISSUER = env("LIBSTAFF_TOTP_ISSUER", default="LibStaff")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -12,15 +12,12 @@ from django.db.models.functions import Lower
 
 from patrons.models import Block, Patron, PatronEmail
 from patrons.services import LAST_DISTRICT_ADMIN, PROTECTED_PATRON
-from security import policy
-from security.models import Grant, SecurityGroup
+from security import policy, preferences
+from security.models import BARCODE_SERIAL_DIGITS, Grant, SecurityGroup
 from sites.models import Site
 
-# Barcodes offered at registration: a prefix, then a 9-digit serial from the sequence
-# patrons_barcode_seq (migration 0007): 14 characters; the demo data uses the prefix 29999.
-# Preferences will make the prefix configurable.
-BARCODE_PREFIX = "20000"
-_BARCODE_SERIAL_DIGITS = 9
+# Barcodes offered at registration: the preferences' prefix, then a 9-digit serial from the
+# sequence patrons_barcode_seq (migration 0006); the demo data uses the prefix 29999.
 _SKIP_AHEAD_ATTEMPTS = 3
 DUPLICATES_SHOWN = 5
 
@@ -86,31 +83,35 @@ def next_barcode() -> str:
     (entered by hand, imported), the counter skips past the highest barcode of its form."""
     candidate = ""
     for _ in range(_SKIP_AHEAD_ATTEMPTS):
-        candidate = _barcode(_sql_value("SELECT nextval('patrons_barcode_seq')"))
+        candidate = preferences.barcode_for(_sql_value("SELECT nextval('patrons_barcode_seq')"))
         if not barcode_in_use(candidate):
             return candidate
         _skip_past(_highest_serial_in_use())
     return candidate  # still taken after skipping: the form's uniqueness check says so
 
 
-def _barcode(serial: int) -> str:
-    return f"{BARCODE_PREFIX}{serial:0{_BARCODE_SERIAL_DIGITS}d}"
+def peek_next_barcode_serial() -> int:
+    """The serial the next registration will be offered (the counter is not advanced)."""
+    return _sql_value(
+        "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END "
+        "FROM patrons_barcode_seq"
+    )
 
 
 def _highest_serial_in_use() -> int:
     """Highest serial among barcodes of our form, read backwards on the barcode index."""
-    upper = str(int(BARCODE_PREFIX) + 1)
+    prefix = preferences.current().barcode_prefix
     highest = (
         Patron.objects.filter(
-            barcode__gte=BARCODE_PREFIX,
-            barcode__lt=upper,
-            barcode__regex=rf"^{BARCODE_PREFIX}[0-9]{{{_BARCODE_SERIAL_DIGITS}}}$",
+            barcode__gte=prefix + "0" * BARCODE_SERIAL_DIGITS,
+            barcode__lte=prefix + "9" * BARCODE_SERIAL_DIGITS,
+            barcode__regex=rf"^{prefix}[0-9]{{{BARCODE_SERIAL_DIGITS}}}$",
         )
         .order_by("-barcode")
         .values_list("barcode", flat=True)
         .first()
     )
-    return int(highest[len(BARCODE_PREFIX) :]) if highest else 0
+    return int(highest[len(prefix) :]) if highest else 0
 
 
 def _skip_past(serial: int) -> None:

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from security import log
+from security import log, preferences
 
 # Pages a patron who must change their password can still reach.
 _ALLOWED_URL_NAMES = ("password_change", "password_change_done", "logout")
@@ -59,3 +59,14 @@ class OperatorLogMiddleware:
             return self.get_response(request)
         finally:
             log.current_ip.reset(token)
+
+
+class PreferencesMiddleware:
+    """Reads the preferences at most once per request (security.preferences)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with preferences.request_scope():
+            return self.get_response(request)

@@ -1,6 +1,7 @@
 import pghistory
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from libstaff.stamps import Stamped, track_history
@@ -28,9 +29,6 @@ class Level(models.IntegerChoices):
 
 
 class SecurityGroupQuerySet(models.QuerySet):
-    def default_for_new_patrons(self) -> "SecurityGroup":
-        return self.filter(level=Level.PATRON).order_by("pk").first()
-
     def district_administrators(self):
         return self.filter(level=Level.DISTRICT_ADMINISTRATOR)
 
@@ -114,6 +112,95 @@ def ancestor_chain(parents: dict[int, int | None], pk: int | None) -> list[int]:
     return chain
 
 
+STAFF_LEVELS = [choice for choice in Level.choices if choice[0] < Level.PATRON]
+PASSWORD_MIN_LENGTH_FLOOR = 8  # ARCHITECTURE.md rule 6: never fewer than 8 characters
+BARCODE_SERIAL_DIGITS = 9  # barcode = prefix + a 9-digit serial, at most 15 characters
+BARCODE_PREFIX_MAX_LENGTH = 6
+
+
+@track_history()
+class Preferences(Stamped):
+    """The library's preferences (Alexandria's Preferences, Alma's configuration): one row,
+    id 1, read through security.preferences and changed by security.services."""
+
+    class PasswordPolicy(models.TextChoices):
+        LETTERS_AND_NUMBERS = "letters_numbers", "Letters and numbers"
+        UPPER_LOWER_DIGIT = "upper", "Upper-case and lower-case letters and a digit"
+
+    SINGLETON_ID = 1
+
+    password_min_length = models.PositiveSmallIntegerField(
+        "minimum password length",
+        default=PASSWORD_MIN_LENGTH_FLOOR,
+        validators=[MinValueValidator(PASSWORD_MIN_LENGTH_FLOOR), MaxValueValidator(128)],
+    )
+    password_policy = models.CharField(
+        "passwords must contain",
+        max_length=20,
+        choices=PasswordPolicy.choices,
+        default=PasswordPolicy.LETTERS_AND_NUMBERS,
+    )
+    email_required_from_level = models.PositiveSmallIntegerField(
+        "email address required at",
+        choices=Level.choices,
+        default=Level.LIBRARIAN,
+        help_text="Patrons in groups of this level and every more powerful level need an email.",
+    )
+    home_site_access_from_level = models.PositiveSmallIntegerField(
+        "home site added to site access at",
+        choices=Level.choices,
+        default=Level.LIBRARY_AIDE,
+        help_text="Saving a patron of this level or a more powerful one gives them access to "
+        "their home site.",
+    )
+    two_factor_from_level = models.PositiveSmallIntegerField(
+        "two-factor sign-in required at",
+        choices=STAFF_LEVELS,
+        null=True,
+        blank=True,
+        default=Level.LIBRARY_ADMINISTRATOR,
+        help_text="Operators of this level and every more powerful level sign in with a code "
+        "from an authenticator app too. Empty: nobody has to.",
+    )
+    default_group = models.ForeignKey(
+        SecurityGroup,
+        verbose_name="default security group for new patrons",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"level": Level.PATRON},
+    )
+    barcode_prefix = models.CharField(
+        max_length=BARCODE_PREFIX_MAX_LENGTH,
+        blank=True,
+        default="20000",
+        validators=[RegexValidator(r"^[0-9]*$", "Use digits only.")],
+        help_text=f"New barcodes are this prefix and a {BARCODE_SERIAL_DIGITS}-digit number.",
+    )
+
+    class Meta:
+        verbose_name_plural = "preferences"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="preferences_single_row"),
+            models.CheckConstraint(
+                condition=models.Q(password_min_length__gte=PASSWORD_MIN_LENGTH_FLOOR),
+                name="preferences_password_min_length_floor",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    email_required_from_level__lte=Level.PATRON,
+                    home_site_access_from_level__lte=Level.PATRON,
+                    two_factor_from_level__lt=Level.PATRON,
+                ),
+                name="preferences_levels_0_to_5",
+            ),
+        ]
+
+    def __str__(self):
+        return "Preferences"
+
+
 @pghistory.track(pghistory.InsertEvent(), pghistory.DeleteEvent())
 class Grant(models.Model):
     """An explicit permission (Evergreen's User Permission Editor): one permission for one
@@ -160,6 +247,10 @@ class OperatorAction(models.Model):
         SITE_CREATED = "site_created", "Site created"
         SITE_CHANGED = "site_changed", "Site changed"
         PREFERENCES_CHANGED = "preferences_changed", "Preferences changed"
+        TWO_FACTOR_ENROLLED = "two_factor_enrolled", "Two-factor sign-in set up"
+        TWO_FACTOR_FAILED = "two_factor_failed", "Two-factor code refused"
+        TWO_FACTOR_RESET = "two_factor_reset", "Two-factor sign-in reset"
+        RECOVERY_CODES_RENEWED = "recovery_codes_renewed", "Recovery codes renewed"
         IMPORT = "import", "Patrons imported"
         EXPORT = "export", "Patrons exported"
         FEE = "fee", "Fee action"

@@ -1,7 +1,9 @@
 import re
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
+
+from security import preferences
+from security.models import Preferences
 
 TOO_SHORT = "The password must be at least %(min_length)d characters long."
 NEEDS_LETTERS_AND_NUMBERS = "The password must contain both letters and numbers."
@@ -15,7 +17,8 @@ class LibraryPasswordValidator:
     or upper case, lower case and a digit (the stricter policy)."""
 
     def _policy(self):
-        return settings.LIBSTAFF_PASSWORD_MIN_LENGTH, settings.LIBSTAFF_PASSWORD_POLICY
+        current = preferences.current()
+        return current.password_min_length, current.password_policy
 
     def validate(self, password, user=None):
         min_length, policy = self._policy()
@@ -25,7 +28,7 @@ class LibraryPasswordValidator:
                 ValidationError(TOO_SHORT, code="too_short", params={"min_length": min_length})
             )
         has_digit = bool(re.search(r"\d", password))
-        if policy == "upper":
+        if policy == Preferences.PasswordPolicy.UPPER_LOWER_DIGIT:
             if not (re.search(r"[A-Z]", password) and re.search(r"[a-z]", password) and has_digit):
                 errors.append(ValidationError(NEEDS_UPPER_LOWER_DIGIT, code="weak"))
         elif not (re.search(r"[^\W\d_]", password) and has_digit):
@@ -35,7 +38,7 @@ class LibraryPasswordValidator:
 
     def get_help_text(self):
         min_length, policy = self._policy()
-        if policy == "upper":
+        if policy == Preferences.PasswordPolicy.UPPER_LOWER_DIGIT:
             return (
                 f"At least {min_length} characters, with upper- and lower-case letters and a digit."
             )

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from security import group_selectors, log, policy
+from security import group_selectors, log, policy, preferences
 from security.models import Grant, Level, SecurityGroup
 from security.permission_areas import label_of, permission_name, permissions_named
 from sites.models import Site
@@ -106,7 +106,7 @@ def group_delete_refusal(*, actor, group: SecurityGroup) -> str | None:
     """Why the group can be neither deleted nor moved to another level, whoever asks: new
     patrons need their group, and nobody changes their own level (a District Administrator
     in a level-0 group of their own)."""
-    default = SecurityGroup.objects.default_for_new_patrons()
+    default = preferences.default_group()
     if default is not None and default.pk == group.pk:
         return DEFAULT_GROUP_LOCKED
     if actor.security_group_id == group.pk:

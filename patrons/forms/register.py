@@ -2,8 +2,8 @@ from django import forms
 
 from patrons import record_selectors
 from patrons.forms.record import BARCODE_TAKEN, add_service_errors
-from patrons.models import Patron
-from security.models import SecurityGroup
+from patrons.models import Patron, email_required_message
+from security import preferences
 
 DUPLICATE_OK_LABEL = "Save anyway: this is a different person"
 
@@ -34,13 +34,13 @@ class RegisterForm(forms.ModelForm):
         }
         help_texts = {
             "barcode": "Offered from the next-barcode counter; you may scan or type another.",
-            "email": "Required for Librarian (2) and higher security groups.",
         }
 
     def __init__(self, *args, operator, working_site_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["barcode"].required = True
-        default = SecurityGroup.objects.default_for_new_patrons()
+        self.fields["email"].help_text = email_required_message()
+        default = preferences.default_group()
         groups = record_selectors.assignable_groups(operator=operator, current=default)
         sites = list(record_selectors.registration_sites(operator=operator))
         self.fields["security_group"].widget.choices = [(g.pk, str(g)) for g in groups]

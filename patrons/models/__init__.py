@@ -1,18 +1,21 @@
 from patrons.models.contact import Guardian, PatronAddress, PatronEmail, PatronPhone
-from patrons.models.lists import BlockType, IdentifierType, NoteType, PatronType
+from patrons.models.lists import (
+    BlockType,
+    IdentifierType,
+    NoteType,
+    PatronType,
+    Program,
+    StatisticalCategory,
+)
 from patrons.models.patron import (
-    EMAIL_REQUIRED,
-    EMAIL_REQUIRED_FROM_LEVEL,
-    HOME_SITE_ACCESS_FROM_LEVEL,
     Patron,
     PatronManager,
+    email_required_message,
 )
 from patrons.models.record import Block, Identifier, Note
 
 __all__ = [
-    "EMAIL_REQUIRED",
-    "EMAIL_REQUIRED_FROM_LEVEL",
-    "HOME_SITE_ACCESS_FROM_LEVEL",
+    "email_required_message",
     "Block",
     "BlockType",
     "Guardian",
@@ -26,4 +29,6 @@ __all__ = [
     "PatronManager",
     "PatronPhone",
     "PatronType",
+    "Program",
+    "StatisticalCategory",
 ]

@@ -1,5 +1,5 @@
-"""The short lists that records choose from. Preferences will let administrators edit
-them; a data migration provides sensible defaults."""
+"""The short lists that records choose from, edited on the Preferences pages; data
+migrations provide sensible defaults. An entry in use cannot be deleted (PROTECT)."""
 
 from django.db import models
 
@@ -32,5 +32,15 @@ class BlockType(_ListEntry):
 
 
 class IdentifierType(_ListEntry):
+    class Meta(_ListEntry.Meta):
+        pass
+
+
+class StatisticalCategory(_ListEntry):
+    class Meta(_ListEntry.Meta):
+        verbose_name_plural = "statistical categories"
+
+
+class Program(_ListEntry):
     class Meta(_ListEntry.Meta):
         pass

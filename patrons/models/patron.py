@@ -10,12 +10,17 @@ from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from libstaff.stamps import Stamped
+from security import preferences
 from security.models import Level
 
-# Rule 6. Preferences will make both thresholds configurable.
-EMAIL_REQUIRED_FROM_LEVEL = Level.LIBRARIAN
-HOME_SITE_ACCESS_FROM_LEVEL = Level.LIBRARY_AIDE
-EMAIL_REQUIRED = "An email address is required for Librarian (2) and higher security groups."
+
+def email_required_message() -> str:
+    """Rule 6, with the level the preferences set (Librarian (2) by default)."""
+    level = Level(preferences.current().email_required_from_level)
+    if level == Level.DISTRICT_ADMINISTRATOR:
+        return f"An email address is required for the {level.label} ({level}) security groups."
+    return f"An email address is required for {level.label} ({level}) and higher security groups."
+
 
 # Search support (patrons.selectors.patron_search). The SQL functions are IMMUTABLE wrappers
 # around unaccent() made by migration 0007_search, so that their results can be stored and
@@ -270,10 +275,10 @@ class Patron(AbstractBaseUser, Stamped):
         self.email = self.__class__.objects.normalize_email(self.email or "")
         if (
             self.security_group_id
-            and self.security_group.level <= EMAIL_REQUIRED_FROM_LEVEL
+            and preferences.email_required(self.security_group.level)
             and not self.email
         ):
-            raise ValidationError({"email": EMAIL_REQUIRED})
+            raise ValidationError({"email": email_required_message()})
 
     @property
     def is_expired(self) -> bool:
@@ -281,7 +286,7 @@ class Patron(AbstractBaseUser, Stamped):
 
     @property
     def needs_home_site_access(self) -> bool:
-        return self.security_group.level <= HOME_SITE_ACCESS_FROM_LEVEL
+        return preferences.needs_home_site_access(self.security_group.level)
 
     @property
     def display_name(self) -> str:

@@ -18,16 +18,15 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from patrons.models import (
-    EMAIL_REQUIRED,
-    EMAIL_REQUIRED_FROM_LEVEL,
     Guardian,
     Patron,
     PatronAddress,
     PatronEmail,
     PatronPhone,
+    email_required_message,
 )
 from patrons.services.patron import StaleEdit, _acting, _changed_since, _locked
-from security import log, policy
+from security import log, policy, preferences
 
 __all__ = [
     "CHANNEL_NEEDS_EMAIL",
@@ -304,8 +303,8 @@ def _apply_fields(
         channel = Patron.Channel.EMAIL if not had_email and not chosen_now else asked
     else:
         channel = Patron.Channel.MAIL
-        if patron.level <= EMAIL_REQUIRED_FROM_LEVEL:
-            _add(errors, _EMAILS.key, EMAIL_REQUIRED)
+        if preferences.email_required(patron.level):
+            _add(errors, _EMAILS.key, email_required_message())
         elif asked == Patron.Channel.EMAIL and chosen_now and not had_email:
             _add(errors, "communication_channel", CHANNEL_NEEDS_EMAIL)
     for name, value in fields.items():

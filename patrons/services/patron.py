@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from patrons.models import Patron, PatronEmail
-from security import log, policy
+from security import log, policy, preferences
 from security.models import Level, SecurityGroup
 from security.services import grants_review_on_group_change
 from sites.models import Site
@@ -84,7 +84,7 @@ def patron_create(
 ) -> Patron:
     """Register a patron at `home_site`; the group defaults to Patron (5)."""
     policy.require(actor, "patrons.add_patron", home_site)
-    default_group = SecurityGroup.objects.default_for_new_patrons()
+    default_group = preferences.default_group()
     group = security_group or default_group
     patron = Patron(
         home_site=home_site,

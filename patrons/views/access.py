@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -6,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from patrons import record_selectors, services
 from patrons.forms.access import AccessForm
 from patrons.views.record import can_edit, render_tab
-from security import policy
+from security import policy, preferences
 
 SAVED = "{tab} saved."
 GRANTS_REVIEWED = "Explicit permissions after the change of group: {revoked} revoked, {kept} kept."
@@ -89,6 +88,6 @@ def _context(request, patron, form, site_access) -> dict:
         "grants_reviewable": not form.fields["keep_grants"].disabled,
         "can_grant": operator.has_perm(policy.GRANT_PERMISSION),
         "pin_is_set": bool(patron.pin),
-        "password_min_length": settings.LIBSTAFF_PASSWORD_MIN_LENGTH,
-        "password_policy": settings.LIBSTAFF_PASSWORD_POLICY,
+        "password_min_length": preferences.current().password_min_length,
+        "password_policy": preferences.current().password_policy,
     }

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from patrons import services
 from patrons.forms.access import CONFIRMATION_MISMATCH, USERNAME_TAKEN
-from patrons.models import EMAIL_REQUIRED, Patron
+from patrons.models import Patron, email_required_message
 from security import services as security_services
 from security.models import Grant, Level
 from security.passwords import NEEDS_LETTERS_AND_NUMBERS
@@ -79,7 +79,7 @@ def test_email_is_required_for_librarian_and_above(client, library_admin, ams):
     )
     response = client.post(url(no_email), data)
     assert response.status_code == 422
-    assert response.context["form"].errors["security_group"] == [EMAIL_REQUIRED]
+    assert response.context["form"].errors["security_group"] == [email_required_message()]
     saved = fresh(no_email)
     assert (saved.security_group.level, saved.username) == (Level.PATRON, no_email.username)
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from patrons import services
-from patrons.models import EMAIL_REQUIRED, Guardian, Patron, PatronEmail, PatronPhone
+from patrons.models import Guardian, Patron, PatronEmail, PatronPhone, email_required_message
 from patrons.services import AddressEntry, EmailEntry, GuardianEntry, PhoneEntry
 from security.models import Level
 from tests.factories import OperatorFactory, PatronFactory
@@ -133,7 +133,7 @@ def test_the_last_email_stays_from_librarian_up(district_admin, ams, level, need
     if needs_email:
         with pytest.raises(ValidationError) as refused:
             save(district_admin, operator, emails=[])
-        assert refused.value.message_dict["emails"] == [EMAIL_REQUIRED]
+        assert refused.value.message_dict["emails"] == [email_required_message()]
         operator.refresh_from_db()
         assert operator.email == "op@example.org"
         assert PatronEmail.objects.filter(patron=operator).count() == 1

@@ -14,7 +14,7 @@ from patrons import services
 from patrons.forms import record as record_forms
 from patrons.forms.record import BARCODE_TAKEN, PHOTO_FORMAT, PHOTO_TOO_LARGE, STALE_REBASED
 from patrons.models import Block, BlockType, Patron, PatronEmail, PatronType
-from patrons.models.patron import EMAIL_REQUIRED
+from patrons.models.patron import email_required_message
 from security.models import Level
 from tests.factories import OperatorFactory, PatronFactory, SiteFactory
 
@@ -284,6 +284,6 @@ def test_a_missing_email_required_by_the_group_is_reported_not_a_crash(client, d
     client.force_login(district_admin)
     response = client.post(url(admin), personal_data(admin, first_name="Changed"))
     assert response.status_code == 422
-    assert EMAIL_REQUIRED in response.context["form"].non_field_errors()
+    assert email_required_message() in response.context["form"].non_field_errors()
     admin.refresh_from_db()
     assert admin.first_name != "Changed"

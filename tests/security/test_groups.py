@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from patrons.models import Patron
-from security import policy
+from security import policy, preferences
 from security import services as security_services
 from security.models import (
     CHILDREN_LESS_POWERFUL,
@@ -343,14 +343,14 @@ def test_a_district_administrator_cannot_move_or_delete_their_own_group(district
 
 
 def test_the_patron_group_stays_where_new_patrons_go(library_admin):
-    patron_group = SecurityGroup.objects.default_for_new_patrons()
+    patron_group = preferences.default_group()
     with pytest.raises(ValidationError, match=DEFAULT_GROUP_LOCKED):
         _update(library_admin, patron_group, level=Level.LIBRARY_AIDE)
     with pytest.raises(ValidationError, match=DEFAULT_GROUP_LOCKED):
         security_services.group_delete(
             actor=library_admin, group=patron_group, move_members_to=group_at(Level.LIBRARY_AIDE)
         )
-    assert SecurityGroup.objects.default_for_new_patrons() == patron_group
+    assert preferences.default_group() == patron_group
     assert reloaded(patron_group).level == Level.PATRON
 
 
