@@ -6,6 +6,7 @@ urlpatterns = [
     path("staff/patrons/", include("patrons.urls")),
     path("staff/sites/", include("sites.urls")),
     path("staff/security/", include("security.urls_staff")),
+    path("staff/preferences/", include("security.urls_preferences")),
     path("me/", include("patrons.urls_self")),
     path("admin/", admin.site.urls),
 ]

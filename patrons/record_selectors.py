@@ -98,6 +98,10 @@ def peek_next_barcode_serial() -> int:
     )
 
 
+def set_next_barcode_serial(serial: int) -> None:
+    _sql_value("SELECT setval('patrons_barcode_seq', %s, false)", [serial])
+
+
 def _highest_serial_in_use() -> int:
     """Highest serial among barcodes of our form, read backwards on the barcode index."""
     prefix = preferences.current().barcode_prefix

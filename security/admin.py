@@ -3,12 +3,22 @@ question goes to the policy with the object, so the protected District Administr
 group is read-only here as everywhere."""
 
 from django.contrib import admin
+from django_otp.plugins.otp_static import admin as _otp_static_admin  # noqa: F401 (registers)
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp import admin as _otp_totp_admin  # noqa: F401 (registers)
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from security.models import SecurityGroup
 
 admin.site.site_header = "LibStaff administration"
 admin.site.site_title = "LibStaff admin"
 admin.site.index_title = "District administration"
+
+# django-otp's admin would show every operator's TOTP secret and recovery codes: whoever
+# reads them can sign in as that operator. Devices are managed on the two-factor pages.
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)
 
 
 class PolicyAdmin(admin.ModelAdmin):

@@ -12,8 +12,7 @@ class NavEntry:
     also: tuple[str, ...] = ()  # other pages of the same section (URL names)
 
 
-# The staff navigation, in display order. Add an entry when its page lands, e.g.
-#   NavEntry("Preferences", "preferences", "security.manage_preferences"),
+# The staff navigation, in display order.
 STAFF_NAVIGATION = [
     NavEntry("Dashboard", "home", None, exact=True),
     NavEntry("Patrons", "patrons:list", "patrons.view_patron"),
@@ -22,6 +21,7 @@ STAFF_NAVIGATION = [
         "Security", "security:groups", "security.view_securitygroup", also=("security:grants",)
     ),
     NavEntry("Log", "security:log", "security.view_operator_log"),
+    NavEntry("Preferences", "preferences:edit", "security.manage_preferences"),
 ]
 
 
@@ -29,8 +29,12 @@ def navigation(request):
     """The staff navigation, filtered through the policy (user.has_perm, whose answers the
     policy caches on the request's user object). Anonymous users and patrons get none,
     without a query."""
+    from security import two_factor
+
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.is_operator:
+        return {"staff_navigation": []}
+    if two_factor.is_owed(user):  # every section would send them back to the second step
         return {"staff_navigation": []}
     items = []
     for entry in STAFF_NAVIGATION:

@@ -3,8 +3,10 @@ import ipaddress
 from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
 
-from security import log, preferences
+from security import log, preferences, two_factor
+from security.views.two_factor import second_factor_url
 
 # Pages a patron who must change their password can still reach.
 _ALLOWED_URL_NAMES = ("password_change", "password_change_done", "logout")
@@ -70,3 +72,38 @@ class PreferencesMiddleware:
     def __call__(self, request):
         with preferences.request_scope():
             return self.get_response(request)
+
+
+# Pages an operator who still owes the second factor can reach.
+_SECOND_FACTOR_URL_NAMES = ("two_factor_verify", "two_factor_setup", "logout")
+
+
+class TwoFactorMiddleware:
+    """Operators whose level requires two-factor sign-in (security.two_factor.is_required)
+    reach nothing but the two-factor pages, sign-out and static files until this session is
+    verified (django-otp's OTPMiddleware, earlier in the chain, tells). Before
+    ForcePasswordChangeMiddleware: identity is proven before a forced password change.
+
+    A verified session costs nothing more here; patrons cost no query; other operators
+    the preferences, read once per request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and two_factor.is_owed(user) and not _exempt(request):
+            return _to_second_factor(request)
+        return self.get_response(request)
+
+
+def _exempt(request) -> bool:
+    allowed = {reverse(name) for name in _SECOND_FACTOR_URL_NAMES}
+    return request.path in allowed or request.path.startswith(settings.STATIC_URL)
+
+
+def _to_second_factor(request):
+    url = second_factor_url(request)
+    if getattr(request, "htmx", False):
+        return HttpResponseClientRedirect(url)  # a whole page, not a swap into a tab
+    return redirect(url)

@@ -160,7 +160,7 @@ class Preferences(Stamped):
         blank=True,
         default=Level.LIBRARY_ADMINISTRATOR,
         help_text="Operators of this level and every more powerful level sign in with a code "
-        "from an authenticator app too. Empty: nobody has to.",
+        "from an authenticator app too.",
     )
     default_group = models.ForeignKey(
         SecurityGroup,

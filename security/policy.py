@@ -17,7 +17,10 @@ The rules (ARCHITECTURE.md):
 5. Site scope: access to a site covers its descendants; outside scope is "not found".
 7. Explicit grants (security.models.Grant) give one permission at one site and its
    descendants; who may give and take them back: `can_grant`, `can_revoke_grant`.
-Rule 6 (data rules on save) lives in the patron model and services.
+Two-factor sign-in: RESET_TWO_FACTOR (obj: a Patron) is for District Administrators only,
+on another person within their scope; their own devices they renew themselves.
+Rule 6 (data rules on save) lives in the patron model and services; its thresholds are
+preferences, and who may weaken the sign-in rules is `preference_refusal`.
 
 What an operator holds is computed once per operator object and cached on it, as Django's
 ModelBackend does; call `forget(operator)` after changing their group, sites or grants.
@@ -44,6 +47,8 @@ GRANT_SITE_ACCESS = "sites.grant_site_access"  # obj: the Site to put in a patro
 # obj: a Patron. A signed-in, active patron of any level acting on their own account (/me/);
 # no permission, no site scope, and not closed to level 5 by rule 1.
 OWN_ACCOUNT = "patrons.own_account"
+# obj: a Patron whose two-factor devices to delete; without obj, "may reset anyone's".
+RESET_TWO_FACTOR = "security.reset_two_factor"
 DERIVED_ACTIONS = {
     ASSIGN_GROUP: "patrons.edit_access",
     GRANT_SITE_ACCESS: "patrons.edit_access",
@@ -94,6 +99,8 @@ def can(operator, action: str, obj: Model | None = None) -> bool:
     facts = _facts(operator)
     if facts is None or facts.level >= Level.PATRON:
         return False  # rule 1
+    if action == RESET_TWO_FACTOR:
+        return _may_reset_two_factor(operator, facts, obj)
     perm = DERIVED_ACTIONS.get(action, action)
     if obj is None:
         return facts.holds(perm)
@@ -132,6 +139,9 @@ def scope(operator, action: str, model_or_queryset) -> QuerySet:
     facts = _facts(operator)
     if facts is None or facts.level >= Level.PATRON:
         return qs.none()
+    if action == RESET_TWO_FACTOR:
+        patrons = qs.model is _patron_model() and facts.is_district_admin
+        return qs.exclude(pk=operator.pk) if patrons else qs.none()
     perm = DERIVED_ACTIONS.get(action, action)
     scoper = _SCOPES.get(qs.model._meta.concrete_model)
     if scoper is None:
@@ -190,6 +200,16 @@ def _is_own_account(user, obj) -> bool:
         and isinstance(obj, _patron_model())
         and obj.pk is not None
         and obj.pk == user.pk
+    )
+
+
+def _may_reset_two_factor(operator, facts: _Facts, patron) -> bool:
+    if not facts.is_district_admin:
+        return False
+    if patron is None:
+        return True
+    return patron.pk != operator.pk and _patron_rule(
+        operator, facts, "patrons.view_patron", "patrons.view_patron", patron
     )
 
 
@@ -377,6 +397,47 @@ def _recipient_refusal(operator, facts: _Facts | None, recipient, *, revoking: b
     if recipient.pk == operator.pk or level <= facts.level:
         return GRANTEE_NOT_BELOW
     return None
+
+
+# --- preferences -------------------------------------------------------------------------
+# Holders of security.manage_preferences change them (a Librarian too, by default). A
+# change that weakens the sign-in of more powerful operators is refused: otherwise the
+# preferences would be a way around rules 2 and 4.
+
+MANAGE_PREFERENCES = "security.manage_preferences"
+WEAKER_PASSWORDS = "Only a District Administrator can make the password rules less strict."
+TWO_FACTOR_DROPPED_ABOVE = (
+    "Only a District Administrator can stop asking {levels} for two-factor sign-in: you can "
+    "change it only for levels below your own."
+)
+_PASSWORD_STRENGTH = {"letters_numbers": 0, "upper": 1}
+_NOBODY = -1  # two_factor_from_level None: no level is asked
+
+
+def preference_refusal(operator, name: str, old, new) -> str | None:
+    """Why the operator may not change preference `name` from `old` to `new`; None when
+    they may (they hold security.manage_preferences: the caller checks that first)."""
+    facts = _facts(operator)
+    if facts is None or facts.is_district_admin or old == new:
+        return None
+    if name == "password_min_length" and new < old:
+        return WEAKER_PASSWORDS
+    if name == "password_policy" and _PASSWORD_STRENGTH[new] < _PASSWORD_STRENGTH[old]:
+        return WEAKER_PASSWORDS
+    if name == "two_factor_from_level":
+        return _two_factor_refusal(facts.level, old, new)
+    return None
+
+
+def _two_factor_refusal(own_level: int, old: int | None, new: int | None) -> str | None:
+    """Levels 0..threshold are asked; levels that stop being asked must be below one's own."""
+    old = _NOBODY if old is None else old
+    new = _NOBODY if new is None else new
+    no_longer_asked = [Level(level) for level in range(new + 1, old + 1) if level <= own_level]
+    if not no_longer_asked:
+        return None
+    levels = " and ".join(f"{level.label} ({level})" for level in no_longer_asked)
+    return TWO_FACTOR_DROPPED_ABOVE.format(levels=levels)
 
 
 # --- what an operator holds --------------------------------------------------------------

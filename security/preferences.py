@@ -19,13 +19,14 @@ def current() -> Preferences:
     cache = _request_cache.get()
     if cache is not None and _KEY in cache:
         return cache[_KEY]
-    preferences = _load()
+    preferences = load()
     if cache is not None:
         cache[_KEY] = preferences
     return preferences
 
 
-def _load() -> Preferences:
+def load() -> Preferences:
+    """The row as saved now (a fresh copy, not this request's)."""
     preferences = (
         Preferences.objects.select_related("default_group")
         .filter(pk=Preferences.SINGLETON_ID)
@@ -64,8 +65,11 @@ def needs_home_site_access(level: int) -> bool:
 
 
 def two_factor_required(level: int) -> bool:
+    """Patrons never need it: they are not asked, and their pages read no preference."""
+    if level >= Level.PATRON:
+        return False
     threshold = current().two_factor_from_level
-    return threshold is not None and level <= threshold and level < Level.PATRON
+    return threshold is not None and level <= threshold
 
 
 def default_group() -> SecurityGroup | None:

@@ -13,8 +13,8 @@ from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from security import group_selectors, log, policy, preferences
-from security.models import Grant, Level, SecurityGroup
+from security import group_selectors, log, policy, preference_lists, preferences
+from security.models import Grant, Level, Preferences, SecurityGroup
 from security.permission_areas import label_of, permission_name, permissions_named
 from sites.models import Site
 
@@ -122,15 +122,15 @@ def _check_may_move(actor, group: SecurityGroup) -> None:
         raise ValidationError(refusal)
 
 
-class GroupChangedMeanwhile(ValidationError):
-    """The group was saved by someone else after the editor loaded it; nothing was saved."""
+class ChangedMeanwhile(ValidationError):
+    """The row was saved by someone else after the editor loaded it; nothing was saved."""
 
 
-def _check_not_stale(group: SecurityGroup, loaded_at: datetime | None) -> None:
-    if loaded_at is not None and loaded_at != group.updated_at:
-        who = group.updated_by.display_name if group.updated_by else "Someone"
-        when = timezone.localtime(group.updated_at).strftime("%H:%M")
-        raise GroupChangedMeanwhile(GROUP_CHANGED_MEANWHILE.format(who=who, when=when))
+def _check_not_stale(row, loaded_at: datetime | None, message=GROUP_CHANGED_MEANWHILE) -> None:
+    if loaded_at is not None and loaded_at != row.updated_at:
+        who = row.updated_by.display_name if row.updated_by else "Someone"
+        when = timezone.localtime(row.updated_at).strftime("%H:%M")
+        raise ChangedMeanwhile(message.format(who=who, when=when))
 
 
 def _apply_permissions(group, permissions, grantable) -> _Holdings:
@@ -436,3 +436,106 @@ def install_first_district_administrator(
     admin.site_access.add(site)
     record_first_email(admin)
     return admin
+
+
+# --- preferences -------------------------------------------------------------------------
+
+PREFERENCES_CHANGED_MEANWHILE = (
+    "{who} changed the preferences at {when} while you were editing them. Your changes were "
+    "not saved: review theirs, then make yours again."
+)
+NEXT_BARCODE_NUMBER = "next_barcode_number"  # the barcode counter, logged with the fields
+
+
+@transaction.atomic
+def preferences_update(
+    *,
+    actor,
+    values: dict,
+    next_barcode_number: int | None = None,
+    loaded_at: datetime | None = None,
+) -> Preferences:
+    """Change preference fields (`values`: name -> new value) and, when given, the number
+    the next registration's barcode gets. Refused whole when someone saved since the editor
+    loaded the page or when a change would weaken more powerful operators' sign-in."""
+    policy.require(actor, policy.MANAGE_PREFERENCES)
+    current = _locked_preferences()
+    _check_not_stale(current, loaded_at, PREFERENCES_CHANGED_MEANWHILE)
+    for name, value in values.items():
+        refusal = policy.preference_refusal(actor, name, getattr(current, name), value)
+        if refusal is not None:
+            raise PermissionDenied(refusal)
+    before = log.snapshot(current, values)
+    for name, value in values.items():
+        setattr(current, name, value)
+    current.updated_by = actor
+    with _acting(actor):
+        current.full_clean()
+        current.save()
+    details = log.changes(before, current)
+    if next_barcode_number is not None:
+        _set_next_barcode_number(next_barcode_number, details["changes"])
+    if details["changes"]:
+        log.record(log.Kind.PREFERENCES_CHANGED, operator=actor, obj=current, details=details)
+    preferences.remember(current)
+    return current
+
+
+def _locked_preferences() -> Preferences:
+    preferences.current()  # creates the row in a database flushed since migrating
+    return (
+        Preferences.objects.select_for_update(of=("self",))
+        .select_related("updated_by", "default_group")
+        .get(pk=Preferences.SINGLETON_ID)
+    )
+
+
+def _set_next_barcode_number(number: int, changes: dict) -> None:
+    from patrons import record_selectors
+
+    old = record_selectors.peek_next_barcode_serial()
+    if old != number:
+        record_selectors.set_next_barcode_serial(number)
+        changes[NEXT_BARCODE_NUMBER] = [old, number]
+
+
+LIST_ENTRIES_IN_USE = "Records use {names}: in use, they cannot be deleted."
+
+
+@transaction.atomic
+def preference_list_update(
+    *,
+    actor,
+    preference_list: preference_lists.PreferenceList,
+    saves: Iterable[tuple[object | None, str, str]],
+    deletions: Iterable[object] = (),
+) -> None:
+    """Save a list's entries: `saves` are (entry or None for a new one, code, name),
+    `deletions` entries to remove, refused whole when records use one of them."""
+    policy.require(actor, policy.MANAGE_PREFERENCES)
+    model = preference_list.model
+    before = _entry_labels(model)
+    deletions = list(deletions)
+    used = preference_lists.in_use(model, [entry.pk for entry in deletions])
+    if used:
+        names = ", ".join(entry.name for entry in used)
+        raise ValidationError(LIST_ENTRIES_IN_USE.format(names=names))
+    model.objects.filter(pk__in=[entry.pk for entry in deletions]).delete()
+    for entry, code, name in saves:
+        entry = entry if entry is not None else model()
+        entry.code, entry.name = code, name
+        entry.full_clean()
+        entry.save()
+    after = _entry_labels(model)
+    if after != before:
+        details = {"changes": {preference_list.label: [before, after]}}
+        log.record(
+            log.Kind.PREFERENCES_CHANGED,
+            operator=actor,
+            obj=preferences.current(),
+            details=details,
+        )
+
+
+def _entry_labels(model) -> list[str]:
+    return [f"{name} ({code})" for code, name in model.objects.values_list("code", "name")]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from security.views import grants, groups, working_site
+from security.views import grants, groups, two_factor, working_site
 from security.views import log as operator_log
 
 app_name = "security"
@@ -17,4 +17,5 @@ urlpatterns = [
     path("grants/new/", grants.grant_create, name="grant_create"),
     path("grants/<int:pk>/revoke/", grants.grant_revoke, name="grant_revoke"),
     path("working-site/", working_site.working_site_choose, name="working_site"),
+    path("two-factor/<int:pk>/reset/", two_factor.two_factor_reset, name="two_factor_reset"),
 ]

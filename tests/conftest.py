@@ -4,9 +4,17 @@ The district (DIST) has two libraries, AMS (with a branch AMSB) and JES. Every o
 works at AMS unless the name says otherwise.
 """
 
+import time
+
+import django.test
 import pytest
 from django.apps import apps as django_apps
+from django.contrib.auth import get_user_model
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from security import two_factor
 from security.defaults import ensure_default_groups, mark_default_grantable
 from security.models import Level
 from sites.models import Site
@@ -16,6 +24,49 @@ from tests.factories import OperatorFactory, PatronFactory, SiteFactory
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def two_factor_device(user) -> TOTPDevice | None:
+    """The confirmed authenticator of a user whose level requires two-factor sign-in (one is
+    created if they have none); None for everyone else. The level is read afresh."""
+    user = get_user_model().objects.select_related("security_group").get(pk=user.pk)
+    if not two_factor.is_required(user):
+        return None
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(
+        user=user, name=two_factor.AUTHENTICATOR_NAME, confirmed=True
+    )
+
+
+def authenticator_code(device: TOTPDevice) -> str:
+    """What the user's authenticator app shows: the current code, or the next one when the
+    current one was already used (django-otp accepts a code once, and one step ahead)."""
+    device.refresh_from_db()
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    if totp.t() <= device.last_t:
+        totp.time = time.time() + device.step * (device.last_t - totp.t() + 1)
+    return f"{totp.token():0{device.digits}d}"
+
+
+class SignedInClient(django.test.Client):
+    """`force_login` means a finished sign-in, both factors: for a user whose level requires
+    two-factor sign-in it also gives them a confirmed TOTP device (if they have none) and
+    marks the session verified by it, exactly as django_otp.login does. Tests of the
+    second step itself sign in with a password through the login view instead."""
+
+    def force_login(self, user, backend=None):
+        super().force_login(user, backend)
+        device = two_factor_device(user)
+        if device is not None:
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+
+@pytest.fixture
+def client():
+    """pytest-django's `client`, with a two-factor-aware force_login (SignedInClient)."""
+    return SignedInClient()
 
 
 @pytest.fixture

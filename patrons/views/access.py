@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from patrons import record_selectors, services
 from patrons.forms.access import AccessForm
 from patrons.views.record import can_edit, render_tab
-from security import policy, preferences
+from security import policy, preferences, two_factor
 
 SAVED = "{tab} saved."
 GRANTS_REVIEWED = "Explicit permissions after the change of group: {revoked} revoked, {kept} kept."
@@ -90,4 +90,17 @@ def _context(request, patron, form, site_access) -> dict:
         "pin_is_set": bool(patron.pin),
         "password_min_length": preferences.current().password_min_length,
         "password_policy": preferences.current().password_policy,
+        **_two_factor_context(operator, patron),
+    }
+
+
+def _two_factor_context(operator, patron) -> dict:
+    """Only for patrons whose level requires two-factor sign-in: since when (one query) and
+    whether the viewer may reset it."""
+    if not two_factor.is_required(patron):
+        return {"two_factor_shown": False}
+    return {
+        "two_factor_shown": True,
+        "two_factor_set_up_on": two_factor.two_factor_set_up_on(patron),
+        "can_reset_two_factor": policy.can(operator, policy.RESET_TWO_FACTOR, patron),
     }

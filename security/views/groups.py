@@ -91,7 +91,7 @@ def group_detail(request, pk: int):
             saved = services.group_update(
                 actor=request.user, group=group, **form.service_arguments()
             )
-        except services.GroupChangedMeanwhile as stale:
+        except services.ChangedMeanwhile as stale:
             group = _get_group(request, pk)
             form = _rebased(request, form, group, stale)
         except PermissionDenied as refusal:

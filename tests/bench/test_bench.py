@@ -18,6 +18,7 @@ PAGES = [
     ("security groups", "security:groups", {}),
     ("operator log", "security:log", {}),
     ("own account", "me", {}),
+    ("preferences", "preferences:edit", {}),
 ]
 USERS = ["demo-district", "demo-librarian"]
 

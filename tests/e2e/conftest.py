@@ -10,7 +10,11 @@ import pytest
 # fixtures in the same thread, would otherwise refuse to run.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from security.forms.two_factor import VERIFY_LABEL  # noqa: E402
+from tests.conftest import authenticator_code, two_factor_device  # noqa: E402
+from tests.factories import DEFAULT_PASSWORD  # noqa: E402
 
 CHROMIUM = os.environ.get("LIBSTAFF_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -57,3 +61,23 @@ def screenshot(page, request):
         return path
 
     return take
+
+
+def sign_in(page, live_server, user, password=DEFAULT_PASSWORD):
+    """Signs in through the login form and lands on the dashboard (or the page the login
+    leads to). An operator who must use two-factor sign-in gets an authenticator first if
+    they have none (tests.conftest.two_factor_device), then types its current code."""
+    device = two_factor_device(user)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username or email").fill(user.username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    if device is not None:
+        type_second_factor(page, device)
+
+
+def type_second_factor(page, device):
+    """On the verify page: types the code the device's authenticator app shows now."""
+    expect(page.get_by_role("heading", name="Two-factor sign-in")).to_be_visible()
+    page.get_by_label(VERIFY_LABEL).fill(authenticator_code(device))
+    page.get_by_role("button", name="Verify").click()

@@ -8,7 +8,8 @@ from playwright.sync_api import expect
 
 from patrons import services
 from patrons.models import Patron
-from tests.factories import DEFAULT_PASSWORD, PatronFactory
+from tests.e2e import conftest as e2e
+from tests.factories import PatronFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -25,10 +26,8 @@ def reader(ams):
 
 
 def sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username or email").fill(username)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    """Password, then the second factor for operators who need one (tests/e2e/conftest.py)."""
+    e2e.sign_in(page, live_server, Patron.objects.get(username=username))
     expect(page).to_have_url(f"{live_server.url}/")
 
 

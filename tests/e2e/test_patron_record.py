@@ -11,8 +11,9 @@ from playwright.sync_api import expect
 
 from patrons.models import Patron
 from security.models import Level
+from tests.e2e import conftest as e2e
 from tests.e2e.conftest import SCREENSHOTS
-from tests.factories import DEFAULT_PASSWORD, PatronFactory, group_at
+from tests.factories import PatronFactory, group_at
 
 pytestmark = pytest.mark.e2e
 
@@ -20,10 +21,8 @@ FORBIDDEN_GROUPS = ("Librarian", "Library Administrator", "District Administrato
 
 
 def sign_in(page, live_server, user):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username or email").fill(user.username)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    """Password, then the second factor for operators who need one (tests/e2e/conftest.py)."""
+    e2e.sign_in(page, live_server, user)
     expect(page).to_have_url(f"{live_server.url}/")
 
 

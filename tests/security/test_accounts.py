@@ -45,14 +45,15 @@ def _signed_in_as(client):
 
 
 @pytest.mark.parametrize(
-    "typed", ["district", "DISTRICT", "district@example.org", "District@Example.ORG"]
+    "typed", ["librarian", "LIBRARIAN", "librarian@example.org", "Librarian@Example.ORG"]
 )
-def test_operators_sign_in_by_username_or_email_to_the_dashboard(client, district_admin, typed):
+def test_operators_sign_in_by_username_or_email_to_the_dashboard(client, librarian, typed):
+    """A Librarian: no second step by default (tests/security/test_two_factor.py)."""
     response = _sign_in(client, typed)
 
     assert response.status_code == 302
     assert response["Location"] == reverse("home")
-    assert _signed_in_as(client) == "district"
+    assert _signed_in_as(client) == "librarian"
 
 
 def test_patrons_sign_in_to_their_own_page(client, patron):

@@ -58,9 +58,12 @@ def test_setup_creates_the_district_and_signs_the_administrator_in(client, fresh
     assert list(admin.site_access.all()) == [site]
     assert [e.address for e in admin.emails.filter(is_primary=True)] == ["ada@example.org"]
     assert admin.check_password(PASSWORD)
+    # Before anything else, the new District Administrator sets up two-factor sign-in.
     dashboard = client.get(reverse("home"))
-    assert dashboard.status_code == 200
-    assert accounts.SETUP_DONE.format(name="Ada") in dashboard.content.decode()
+    assert dashboard["Location"] == f"{reverse('two_factor_setup')}?next=%2F"
+    set_up = client.get(dashboard["Location"])
+    assert set_up.status_code == 200
+    assert accounts.SETUP_DONE.format(name="Ada") in set_up.content.decode()
 
 
 @pytest.mark.parametrize("method", ["get", "post"])

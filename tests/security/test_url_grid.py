@@ -48,6 +48,7 @@ GRANTERS_ONLY = dict.fromkeys(["aide", "staff", "librarian", "operator_at_other_
 LOG_READERS_ONLY = dict.fromkeys(["aide", "staff", "librarian", "operator_at_other_site"], 403)
 # security.*_securitygroup: Library Administrators and District Administrators.
 GROUP_ADMINS_ONLY = dict.fromkeys(["aide", "staff", "librarian", "operator_at_other_site"], 403)
+PREFERENCE_EDITORS_ONLY = dict.fromkeys(["aide", "staff"], 403)
 
 GRID = {
     "home": signed_in_only(patron=302),
@@ -64,6 +65,11 @@ GRID = {
     "password_reset_done": row(200),
     "password_reset_confirm": row(200),  # an invalid link says so
     "password_reset_complete": row(200),
+    # Two-factor sign-in: operators whose level requires it (default: levels 0 and 1), whom
+    # force_login signs in with both factors; verify passes everyone else on (to next).
+    "two_factor": signed_in_only(404, library_admin=200, district_admin=200),
+    "two_factor_verify": row(302),
+    "two_factor_setup": signed_in_only(404, library_admin=200, district_admin=200),
     "patrons:list": staff_only(),
     "patrons:register": staff_only(),
     # The target patron lives at AMS: out of scope for the JES operator -> 404.
@@ -87,6 +93,11 @@ GRID = {
     # The default Library Aide group (4): below both administrators.
     "security:group": staff_only(**GROUP_ADMINS_ONLY),
     "security:group_delete": staff_only(**GROUP_ADMINS_ONLY),
+    # District Administrators only, on another person: here the Library Staff grantee.
+    "security:two_factor_reset": staff_only(403, district_admin=200),
+    # security.manage_preferences: Librarians and above, whatever their sites.
+    "preferences:edit": staff_only(**PREFERENCE_EDITORS_ONLY),
+    "preferences:list": staff_only(**PREFERENCE_EDITORS_ONLY),
 }
 
 
@@ -96,11 +107,13 @@ def url_kwargs(name, objects):
         "security:grant_revoke": {"pk": objects["grant"].pk},
         "security:group": {"pk": group_at(Level.LIBRARY_AIDE).pk},
         "security:group_delete": {"pk": group_at(Level.LIBRARY_AIDE).pk},
+        "security:two_factor_reset": {"pk": objects["grant"].operator_id},
         "patrons:record": {"pk": objects["target"].pk},
         "patrons:delete": {"pk": objects["target"].pk},
         "patrons:photo": {"pk": objects["target"].pk},
         "patrons:tab": {"pk": objects["target"].pk, "tab": "personal"},
         "password_reset_confirm": {"uidb64": "MQ", "token": "invalid-token"},
+        "preferences:list": {"slug": "note-types"},
     }.get(name, {})
 
 
