@@ -21,12 +21,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import (
     BooleanField,
     Case,
-    Count,
     Exists,
     Expression,
     ExpressionWrapper,
     F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -34,10 +32,11 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Lower
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan
 from django.utils import timezone
 
+from libstaff.queries import count_per_row
 from patrons.models import Block, Identifier, Note, Patron, PatronType
 from patrons.models.patron import BARCODE_MISSING, BARCODE_SORT, EXPIRY_SORT, fold
 from security import policy
@@ -299,27 +298,16 @@ class _Listing:
 
 
 def _listed(matches: QuerySet, exact_ids: list[int]) -> QuerySet:
-    """The columns of the list: a row's site, group, active blocks, notes, exact hit."""
+    """The columns of the list: a row's site, group, active blocks, notes, exact hit. The
+    counts are a subquery per listed row (50 at most), after the sort and limit, never over
+    every match."""
     return matches.select_related("security_group", "home_site").annotate(
-        active_blocks=_count(Block.objects.active()),
-        note_count=_count(Note.objects.all()),
+        active_blocks=count_per_row(Block.objects.active(), "patron"),
+        note_count=count_per_row(Note.objects.all(), "patron"),
         exact_hit=ExpressionWrapper(Q(pk__in=exact_ids), output_field=BooleanField())
         if exact_ids
         else Value(False),
     )
-
-
-def _count(records: QuerySet):
-    """How many of a patron's records: a subquery per listed row (50 at most), computed
-    after the sort and limit, never over every match."""
-    counts = (
-        records.filter(patron=OuterRef("pk"))
-        .order_by()
-        .values("patron")
-        .annotate(count=Count("*"))
-        .values("count")
-    )
-    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
 
 
 class RowCompare(Expression):

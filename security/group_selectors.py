@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 
+from libstaff.queries import count_per_row
 from security import policy
 from security.models import SecurityGroup, ancestor_chain
 
@@ -47,14 +47,7 @@ def group_list(*, operator) -> list[GroupRow]:
 def _member_count():
     from patrons.models import Patron
 
-    counts = (
-        Patron.objects.filter(security_group=OuterRef("pk"))
-        .order_by()
-        .values("security_group")
-        .annotate(count=Count("*"))
-        .values("count")
-    )
-    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+    return count_per_row(Patron.objects.all(), "security_group")
 
 
 def group_member_count(group: SecurityGroup) -> int:

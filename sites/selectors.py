@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 
+from libstaff.queries import count_per_row
 from security import policy
 from sites.models import Site
 
@@ -48,18 +48,9 @@ def site_list(*, operator) -> list[SiteRow]:
 
 
 def _patron_count():
-    """A correlated count per site: at a million patrons it is ~6x faster than a join
-    grouped over every patron row (measured by tests/bench)."""
     from patrons.models import Patron
 
-    counts = (
-        Patron.objects.filter(home_site=OuterRef("pk"))
-        .order_by()
-        .values("home_site")
-        .annotate(count=Count("*"))
-        .values("count")
-    )
-    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+    return count_per_row(Patron.objects.all(), "home_site")
 
 
 def site_code_in_use(code: str, *, exclude: Site | None = None) -> bool:

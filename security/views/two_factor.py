@@ -7,19 +7,18 @@ from urllib.parse import urlencode
 
 import django_otp
 import segno
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import redirect, render, resolve_url
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from patrons.models import Patron
 from security import policy, two_factor
 from security.forms.two_factor import ConfirmForm, VerifyForm
+from security.views.next_url import is_safe, safe_next
 
 RESET_DONE = "Two-factor sign-in reset for {name}: they set it up again when they next sign in."
 QR_TITLE = "QR code to scan with your authenticator app"
@@ -30,7 +29,7 @@ def second_factor_url(request) -> str:
     have no device yet), with the page they asked for as next= when it is safe."""
     name = "two_factor_verify" if two_factor.has_device(request.user) else "two_factor_setup"
     wanted = request.get_full_path()
-    return _with_next(name, wanted if _is_safe(request, wanted) else "")
+    return _with_next(name, wanted if is_safe(request, wanted) else "")
 
 
 @never_cache
@@ -38,7 +37,7 @@ def second_factor_url(request) -> str:
 @require_http_methods(["GET", "POST"])
 def two_factor_verify(request):
     user = request.user
-    next_url = _next(request)
+    next_url = safe_next(request)
     if user.is_verified() or not two_factor.is_required(user):
         return redirect(next_url)
     if not two_factor.has_device(user):
@@ -65,7 +64,7 @@ def two_factor_setup(request):
     user = request.user
     if not two_factor.is_required(user):
         raise Http404
-    next_url = _next(request)
+    next_url = safe_next(request)
     replacing = user.is_verified()
     if not replacing and two_factor.has_device(user):
         return redirect(_with_next("two_factor_verify", next_url))
@@ -139,20 +138,6 @@ def _show_codes(request, codes: list[str], next_url: str, *, renewed: bool):
     """The recovery codes, rendered from the request that made them: shown once."""
     context = {"codes": codes, "next": next_url, "renewed": renewed}
     return render(request, "security/two_factor_codes.html", context)
-
-
-def _next(request) -> str:
-    wanted = request.POST.get("next") or request.GET.get("next") or ""
-    if _is_safe(request, wanted):
-        return wanted
-    return resolve_url(settings.LOGIN_REDIRECT_URL)
-
-
-def _is_safe(request, url: str) -> bool:
-    allowed = url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return allowed and url.startswith("/")
 
 
 def _with_next(url_name: str, next_url: str) -> str:

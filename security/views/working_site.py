@@ -1,11 +1,11 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from security import policy, working_site
 from security.forms.working_site import WorkingSiteForm
+from security.views.next_url import safe_next
 
 WORKING_SITE_SET = "You are now working at {site}."
 
@@ -16,7 +16,7 @@ def working_site_choose(request):
     """Choose the working site among the sites of one's access; a site outside it is not
     a valid choice (422, nothing changes)."""
     policy.require(request.user, working_site.WORKS_WITH)
-    next_url = _safe_next(request)
+    next_url = safe_next(request)
     if request.method == "POST":
         form = WorkingSiteForm(request.POST, operator=request.user)
         if form.is_valid():
@@ -32,11 +32,3 @@ def working_site_choose(request):
         status = 200
     context = {"form": form, "next": next_url}
     return render(request, "security/working_site.html", context, status=status)
-
-
-def _safe_next(request) -> str:
-    wanted = request.POST.get("next") or request.GET.get("next") or ""
-    allowed = url_has_allowed_host_and_scheme(
-        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return wanted if allowed and wanted.startswith("/") else "/"
