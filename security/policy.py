@@ -37,7 +37,7 @@ from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
-from security.models import Grant, Level, SecurityGroup
+from security.models import Grant, Level, Preferences, SecurityGroup
 from security.permission_areas import permissions_named
 from sites.models import Site
 
@@ -410,7 +410,10 @@ TWO_FACTOR_DROPPED_ABOVE = (
     "Only a District Administrator can stop asking {levels} for two-factor sign-in: you can "
     "change it only for levels below your own."
 )
-_PASSWORD_STRENGTH = {"letters_numbers": 0, "upper": 1}
+_PASSWORD_STRENGTH = {
+    Preferences.PasswordPolicy.LETTERS_AND_NUMBERS: 0,
+    Preferences.PasswordPolicy.UPPER_LOWER_DIGIT: 1,
+}
 _NOBODY = -1  # two_factor_from_level None: no level is asked
 
 

@@ -27,13 +27,10 @@ def current() -> Preferences:
 
 def load() -> Preferences:
     """The row as saved now (a fresh copy, not this request's)."""
-    preferences = (
-        Preferences.objects.select_related("default_group")
-        .filter(pk=Preferences.SINGLETON_ID)
-        .first()
+    # Migrations create the row; a flushed test database gets a default one.
+    preferences, _ = Preferences.objects.select_related("default_group").get_or_create(
+        pk=Preferences.SINGLETON_ID
     )
-    if preferences is None:  # a flushed test database; migrations create the row
-        preferences, _ = Preferences.objects.get_or_create(pk=Preferences.SINGLETON_ID)
     return preferences
 
 

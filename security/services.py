@@ -482,12 +482,11 @@ def preferences_update(
 
 
 def _locked_preferences() -> Preferences:
-    preferences.current()  # creates the row in a database flushed since migrating
-    return (
-        Preferences.objects.select_for_update(of=("self",))
-        .select_related("updated_by", "default_group")
-        .get(pk=Preferences.SINGLETON_ID)
+    locked = Preferences.objects.select_for_update(of=("self",))
+    row, _ = locked.select_related("updated_by", "default_group").get_or_create(
+        pk=Preferences.SINGLETON_ID
     )
+    return row
 
 
 def _set_next_barcode_number(number: int, changes: dict) -> None:

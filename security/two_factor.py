@@ -23,7 +23,6 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from security import log, policy, preferences
-from security.models import Level
 
 Kind = log.Kind
 
@@ -52,9 +51,7 @@ class Outcome:
 def is_required(user) -> bool:
     """Whether this signed-in user must prove a second factor. Patrons never do, and
     nothing is read for them; operators' levels come with the user (select_related)."""
-    if not user.is_authenticated or user.level >= Level.PATRON:
-        return False
-    return preferences.two_factor_required(user.level)
+    return user.is_authenticated and preferences.two_factor_required(user.level)
 
 
 def is_owed(user) -> bool:
