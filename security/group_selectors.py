@@ -30,7 +30,7 @@ def group_list(*, operator) -> list[GroupRow]:
     """Every group the operator may see, with its number of members: one query."""
     groups = (
         policy.scope(operator, "security.view_securitygroup", SecurityGroup)
-        .select_related("parent")
+        .select_related("parent", "owner_site")
         .annotate(member_count=_member_count())
     )
     return [

@@ -58,6 +58,19 @@ class SecurityGroup(Stamped):
     grantable_permissions = models.ManyToManyField(
         Permission, blank=True, related_name="grantable_in_groups"
     )
+    # A group is shared by its members, so only operators whose scope covers the site that
+    # owns it change it, and its members' home sites lie within that site (Patron.clean).
+    # No owner: the group belongs to the whole district (the six default groups do).
+    owner_site = models.ForeignKey(
+        "sites.Site",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="security_groups",
+        verbose_name="owner site",
+        help_text="Only operators whose site access covers this site change the group, and "
+        "its members' home sites lie within it. Empty: the whole district.",
+    )
 
     objects = SecurityGroupQuerySet.as_manager()
 
@@ -254,6 +267,7 @@ class OperatorAction(models.Model):
         IMPORT = "import", "Patrons imported"
         EXPORT = "export", "Patrons exported"
         FEE = "fee", "Fee action"
+        REFUSED = "refused", "Refused"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     operator = models.ForeignKey(

@@ -8,7 +8,11 @@ plus a few derived actions below. Views, templates and services ask through
 The rules (ARCHITECTURE.md):
 1. Level 5 (Patron) has no staff side at all.
 2. Groups are changed only below one's own level, with security.change_securitygroup. A
-   group holds its own permissions and its ancestors' (`group_permissions`).
+   group holds its own permissions and its ancestors' (`group_permissions`). A group
+   belongs to a site (its owner site; none: the whole district) within which its members'
+   home sites lie (Patron.clean), and only operators whose scope covers that site change
+   it: by editing a group nobody reaches an operator outside their scope. Groups are seen
+   and given where they reach: their owner site's branches too.
 3. The protected District Administrator group is never changed or deleted; only a District
    Administrator makes another one.
 4. A patron's record is changed, and a group assigned, only when the patron's level and the
@@ -33,11 +37,11 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, Model, OuterRef, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
-from security.models import Grant, Level, Preferences, SecurityGroup
+from security.models import Grant, Level, Preferences, SecurityGroup, ancestor_chain
 from security.permission_areas import permissions_named
 from sites.models import Site
 
@@ -69,6 +73,7 @@ class _Facts:
     scope_site_ids: frozenset[int]
     grant_site_ids: dict[str, frozenset[int]] = field(default_factory=dict)
     grantable: frozenset[str] = frozenset()  # of `permissions`, those the group may pass on
+    site_parents: dict[int, int | None] = field(default_factory=dict)  # every site
 
     @property
     def is_district_admin(self) -> bool:
@@ -88,6 +93,27 @@ class _Facts:
     def holds_at(self, perm: str, site_id: int) -> bool:
         site_ids = self.site_ids_for(perm)
         return site_ids is None or site_id in site_ids
+
+    def owner_site_ids_for(self, perm: str) -> frozenset[int] | None:
+        """Owner sites of the groups that `perm` lets the operator change: the sites where
+        they hold it. None means every group, the district's own (no owner site) included:
+        those are for operators whose scope covers every site."""
+        site_ids = self.site_ids_for(perm)
+        if site_ids is None or site_ids.issuperset(self.site_parents):
+            return None
+        return site_ids
+
+    def reachable_owner_ids(self, perm: str) -> frozenset[int] | None:
+        """Owner sites of the groups the operator sees or gives for `perm`: the sites where
+        they hold it and those sites' ancestors (a school's group is for its branches too).
+        Groups of the whole district are always among them. None means every site."""
+        site_ids = self.site_ids_for(perm)
+        if site_ids is None:
+            return None
+        reach = set(site_ids)
+        for site_id in site_ids:
+            reach.update(ancestor_chain(self.site_parents, self.site_parents.get(site_id)))
+        return frozenset(reach)
 
 
 # --- the questions -----------------------------------------------------------------------
@@ -231,10 +257,19 @@ def _patron_scope(operator, facts: _Facts, action, perm, qs) -> QuerySet:
 
 
 def _group_rule(operator, facts: _Facts, action, perm, group) -> bool:
+    """Levels (rules 2 and 3) and owner sites: a group is shared by its members, so it is
+    changed only by operators whose scope covers its owner site, and seen and given only
+    where it reaches. Unsaved groups are level probes ("which levels may a group get?"):
+    the owner of a new group is asked of `can_own_group`."""
     if not facts.holds(perm):
         return False
-    if action == "security.view_securitygroup":
-        return True
+    if action in _GROUP_READS:
+        if not _reaches(facts.reachable_owner_ids(perm), group.owner_site_id):
+            return False
+        if action == "security.view_securitygroup":
+            return True
+    elif group.pk is not None and not _covers(facts.owner_site_ids_for(perm), group.owner_site_id):
+        return False
     if group.is_protected and action != ASSIGN_GROUP:
         return False  # rule 3: nobody changes or deletes the District Administrator group
     return facts.is_district_admin or group.level > facts.level
@@ -243,13 +278,53 @@ def _group_rule(operator, facts: _Facts, action, perm, group) -> bool:
 def _group_scope(operator, facts: _Facts, action, perm, qs) -> QuerySet:
     if not facts.holds(perm):
         return qs.none()
-    if action == "security.view_securitygroup":
-        return qs
-    if action != ASSIGN_GROUP:
+    if action in _GROUP_READS:
+        reach = facts.reachable_owner_ids(perm)
+        if reach is not None:
+            qs = qs.filter(Q(owner_site_id__in=reach) | Q(owner_site__isnull=True))
+        if action == "security.view_securitygroup":
+            return qs
+    else:
+        owner_site_ids = facts.owner_site_ids_for(perm)
+        if owner_site_ids is not None:
+            qs = qs.filter(owner_site_id__in=owner_site_ids)
         qs = qs.filter(is_protected=False)
     if not facts.is_district_admin:
         qs = qs.filter(level__gt=facts.level)
     return qs
+
+
+# Seeing a group and giving it to a patron change nothing the group's other members can do.
+_GROUP_READS = ("security.view_securitygroup", ASSIGN_GROUP)
+
+
+def _reaches(reach: frozenset[int] | None, owner_site_id: int | None) -> bool:
+    return reach is None or owner_site_id is None or owner_site_id in reach
+
+
+def _covers(owner_site_ids: frozenset[int] | None, owner_site_id: int | None) -> bool:
+    return owner_site_ids is None or (owner_site_id is not None and owner_site_id in owner_site_ids)
+
+
+def can_own_group(operator, action: str, site: Site | None) -> bool:
+    """Whether a group the operator creates or changes (`action`) may belong to `site`
+    (None: the whole district, for operators whose scope covers every site)."""
+    facts = _facts(operator)
+    if facts is None or facts.level >= Level.PATRON or not facts.holds(action):
+        return False
+    owner_site_ids = facts.owner_site_ids_for(action)
+    return owner_site_ids is None or (site is not None and site.pk in owner_site_ids)
+
+
+def group_owner_sites(operator, action: str) -> QuerySet:
+    """The sites a group the operator creates or changes may belong to."""
+    facts = _facts(operator)
+    if facts is None or facts.level >= Level.PATRON or not facts.holds(action):
+        return Site.objects.none()
+    owner_site_ids = facts.owner_site_ids_for(action)
+    return (
+        Site.objects.all() if owner_site_ids is None else Site.objects.filter(pk__in=owner_site_ids)
+    )
 
 
 def _site_rule(operator, facts: _Facts, action, perm, site) -> bool:
@@ -462,9 +537,11 @@ def _load_facts(operator) -> _Facts:
     if group.level >= Level.PATRON:
         return _Facts(level=group.level, permissions=frozenset(), scope_site_ids=frozenset())
     permissions, grantable = group_permissions(group)
-    tree = site_tree()
+    site_parents = dict(Site.objects.values_list("pk", "parent_id"))
+    tree = _children_of(site_parents)
     access = operator.site_access.values_list("pk", flat=True)
     return _Facts(
+        site_parents=site_parents,
         level=group.level,
         permissions=permissions,
         scope_site_ids=descendants(tree, access),
@@ -527,8 +604,12 @@ def _grants(operator) -> dict[str, set[int]]:
 
 def site_tree() -> dict[int | None, list[int]]:
     """parent id -> child ids, for every site (sites number in the hundreds at most)."""
+    return _children_of(dict(Site.objects.values_list("pk", "parent_id")))
+
+
+def _children_of(site_parents: dict[int, int | None]) -> dict[int | None, list[int]]:
     tree: dict[int | None, list[int]] = {}
-    for pk, parent_id in Site.objects.values_list("pk", "parent_id"):
+    for pk, parent_id in site_parents.items():
         tree.setdefault(parent_id, []).append(pk)
     return tree
 

@@ -36,6 +36,14 @@ GROUP_CHANGED_MEANWHILE = (
     "{who} changed this group at {when} while you were editing it. Your changes were not "
     "saved: review theirs, then make yours again."
 )
+OWNER_OUT_OF_SCOPE = (
+    "A group can only belong to a site within your own site access: whoever changes a "
+    "group changes what each of its members can do."
+)
+MEMBERS_OUTSIDE_OWNER = (
+    "{count} of this group's members have a home site outside {site}: a group's members "
+    "belong to its owner site or one of its branches."
+)
 ALREADY_INSTALLED = "LibStaff is already set up: a District Administrator exists."
 _INSTALL_LOCK = 0x11B5_7AFF  # PostgreSQL advisory lock key of the first install
 
@@ -77,7 +85,7 @@ class _Holdings:
 
 
 _NOTHING = _Holdings(frozenset(), frozenset(), frozenset(), frozenset())
-_LOGGED_FIELDS = ["name", "level", "description", "parent"]
+_LOGGED_FIELDS = ["name", "level", "description", "parent", "owner_site"]
 
 
 def _holdings(group: SecurityGroup) -> _Holdings:
@@ -100,6 +108,22 @@ def _with_content_types(permissions: Iterable[Permission]) -> list[Permission]:
 def _check_level(actor, level: int, action: str) -> None:
     if not policy.can(actor, action, SecurityGroup(level=level)):
         raise PermissionDenied(LEVEL_AT_OR_ABOVE_OWN)
+
+
+def _check_owner(actor, owner_site: Site | None, action: str) -> None:
+    if not policy.can_own_group(actor, action, owner_site):
+        raise PermissionDenied(OWNER_OUT_OF_SCOPE)
+
+
+def _check_members_within(members: QuerySet, owner_site: Site | None) -> None:
+    """Members (of `group`, or moving into it) all have their home site within
+    `owner_site` (None: anywhere): Patron.clean's rule, for many patrons at once."""
+    if owner_site is None:
+        return
+    within = policy.descendants(policy.site_tree(), [owner_site.pk])
+    outside = members.exclude(home_site_id__in=within).count()
+    if outside:
+        raise ValidationError(MEMBERS_OUTSIDE_OWNER.format(count=outside, site=owner_site))
 
 
 def group_delete_refusal(*, actor, group: SecurityGroup) -> str | None:
@@ -195,16 +219,20 @@ def group_create(
     permissions: Iterable[Permission] = (),
     parent: SecurityGroup | None = None,
     grantable: Iterable[Permission] = (),
+    owner_site: Site | None = None,
 ) -> SecurityGroup:
     """A group below the actor's level (only a District Administrator creates level 0),
-    with permissions the actor holds, its parent's included."""
+    owned by a site within the actor's scope (no site: the whole district), with
+    permissions the actor holds, its parent's included."""
     policy.require(actor, "security.add_securitygroup")
     _check_level(actor, level, "security.add_securitygroup")
+    _check_owner(actor, owner_site, "security.add_securitygroup")
     group = SecurityGroup(
         name=name,
         level=level,
         description=description,
         parent=parent,
+        owner_site=owner_site,
         created_by=actor,
         updated_by=actor,
     )
@@ -218,6 +246,7 @@ def group_create(
             log.Kind.GROUP_CREATED,
             operator=actor,
             obj=group,
+            site=group.owner_site,
             details=log.snapshot(group, _LOGGED_FIELDS) | _permission_details(_NOTHING, after),
         )
     return group
@@ -234,23 +263,31 @@ def group_update(
     permissions: Iterable[Permission],
     parent: SecurityGroup | None | _Unchanged = UNCHANGED,
     grantable: Iterable[Permission] | _Unchanged = UNCHANGED,
+    owner_site: Site | None | _Unchanged = UNCHANGED,
     loaded_at: datetime | None = None,
 ) -> SecurityGroup:
     """Rule 2: only groups below one's level, never moved to or above it; rule 3: never
     the protected group. What the group holds, its own permissions and grantable marks and
     what it inherits from its parent, changes only in permissions the editor holds.
+    The group's owner site is within the actor's scope before and after (policy), and so
+    are its members. Members whose level changes lose their explicit grants.
     `loaded_at` is the `updated_at` the editor saw: someone saved since, nothing is saved."""
     group = (
         SecurityGroup.objects.select_for_update(of=("self",))
-        .select_related("updated_by")
+        .select_related("updated_by", "owner_site")
         .get(pk=group.pk)
     )
     policy.require(actor, "security.change_securitygroup", group)
     _check_not_stale(group, loaded_at)
     _check_level(actor, level, "security.change_securitygroup")
-    if level != group.level:
+    level_changed = level != group.level
+    if level_changed:
         _check_may_move(actor, group)
     before, logged = _holdings(group), log.snapshot(group, _LOGGED_FIELDS)
+    if owner_site is not UNCHANGED and owner_site != group.owner_site:
+        _check_owner(actor, owner_site, "security.change_securitygroup")
+        _check_members_within(group.members.all(), owner_site)
+        group.owner_site = owner_site
     group.name, group.level, group.description = name, level, description
     if parent is not UNCHANGED:
         group.parent = parent
@@ -266,7 +303,15 @@ def group_update(
         if grantable is UNCHANGED:  # marks on permissions the group no longer holds go
             group.grantable_permissions.set(permissions_named(after.marks))
         details = log.changes(logged, group) | _permission_details(before, after)
-        log.record(log.Kind.GROUP_CHANGED, operator=actor, obj=group, details=details)
+        log.record(
+            log.Kind.GROUP_CHANGED,
+            operator=actor,
+            obj=group,
+            site=group.owner_site,
+            details=details,
+        )
+        if level_changed:
+            _revoke_members_grants(actor, group.members.all())
     return group
 
 
@@ -277,7 +322,11 @@ def group_delete(*, actor, group: SecurityGroup, move_members_to: SecurityGroup 
     over its own permissions and marks, so that they hold exactly what they held."""
     from patrons.models import Patron
 
-    group = SecurityGroup.objects.select_for_update().get(pk=group.pk)
+    group = (
+        SecurityGroup.objects.select_for_update(of=("self",))
+        .select_related("owner_site")
+        .get(pk=group.pk)
+    )
     policy.require(actor, "security.delete_securitygroup", group)
     _check_may_move(actor, group)
     members = Patron.objects.filter(security_group=group)
@@ -286,6 +335,7 @@ def group_delete(*, actor, group: SecurityGroup, move_members_to: SecurityGroup 
         if move_members_to is None or move_members_to.pk == group.pk:
             raise ValidationError(GROUP_HAS_MEMBERS)
         policy.require(actor, policy.ASSIGN_GROUP, move_members_to)
+        _check_members_within(members, move_members_to.owner_site)
     own, marks = list(group.permissions.all()), list(group.grantable_permissions.all())
     children = list(group.children.select_for_update())
     details = {"name": group.name, "level": group.level, "members_moved": member_count}
@@ -299,13 +349,20 @@ def group_delete(*, actor, group: SecurityGroup, move_members_to: SecurityGroup 
             child.save(update_fields=["parent", "updated_by", "updated_at"])
             child.permissions.add(*own)
             child.grantable_permissions.add(*marks)
+        _revoke_members_grants(actor, members)
         members.update(
             security_group=move_members_to,
             updated_by=actor,
             updated_at=timezone.now(),
             version=F("version") + 1,  # an Access tab open on a member must reload
         )
-        log.record(log.Kind.GROUP_DELETED, operator=actor, obj=group, details=details)
+        log.record(
+            log.Kind.GROUP_DELETED,
+            operator=actor,
+            obj=group,
+            site=group.owner_site,
+            details=details,
+        )
         group.delete()
 
 
@@ -367,6 +424,20 @@ def grants_review_on_group_change(*, actor, operator, keep: Iterable[int] = ()) 
     with _acting(actor):
         _revoke(actor, operator, list(grants), reason=GROUP_CHANGED)
     policy.forget(operator)
+
+
+def _revoke_members_grants(actor, members: QuerySet) -> None:
+    """Members of a group whose level changes, or who move to another group, keep none of
+    their explicit grants: as on the Access tab, nobody keeps the powers of an old job.
+    The caller has checked that the actor may change the group and its members."""
+    grants = Grant.objects.filter(operator__in=members).select_related(
+        "operator", "permission__content_type", "site"
+    )
+    by_operator: dict[int, list[Grant]] = {}
+    for grant in grants:
+        by_operator.setdefault(grant.operator_id, []).append(grant)
+    for held in by_operator.values():
+        _revoke(actor, held[0].operator, held, reason=GROUP_CHANGED)
 
 
 def _revoke(actor, operator, grants: list[Grant], *, reason: str = "") -> None:

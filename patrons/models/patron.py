@@ -22,6 +22,13 @@ def email_required_message() -> str:
     return f"An email address is required for {level.label} ({level}) and higher security groups."
 
 
+BARCODE_TAKEN = "Another patron already has this barcode."
+HOME_SITE_OUTSIDE_GROUP = (
+    "The security group {group} belongs to {site}: its members' home sites must be {site} "
+    "or one of its branches."
+)
+
+
 # Search support (patrons.selectors.patron_search). The SQL functions are IMMUTABLE wrappers
 # around unaccent() made by migration 0007_search, so that their results can be stored and
 # indexed: libstaff_fold(text) lowers, strips accents, drops apostrophes, hyphens to spaces.
@@ -270,6 +277,12 @@ class Patron(AbstractBaseUser, Stamped):
     def __str__(self):
         return self.display_name
 
+    def unique_error_message(self, model_class, unique_check):
+        """A taken barcode in the words of the forms, whichever check finds it first."""
+        if tuple(unique_check) == ("barcode",):
+            return ValidationError(BARCODE_TAKEN, code="unique")
+        return super().unique_error_message(model_class, unique_check)
+
     def clean(self):
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email or "")
@@ -279,6 +292,16 @@ class Patron(AbstractBaseUser, Stamped):
             and not self.email
         ):
             raise ValidationError({"email": email_required_message()})
+        if self.security_group_id and self.home_site_id:
+            self._check_home_site_in_group()
+
+    def _check_home_site_in_group(self) -> None:
+        """A group owned by a site is for patrons at that site and its branches: whoever may
+        change the group can then see every member it reaches (security.policy)."""
+        owner = self.security_group.owner_site
+        if owner is not None and owner.pk not in self.home_site.ancestor_ids(include_self=True):
+            message = HOME_SITE_OUTSIDE_GROUP.format(group=self.security_group.name, site=owner)
+            raise ValidationError({"home_site": message})
 
     @property
     def is_expired(self) -> bool:

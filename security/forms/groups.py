@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from security import group_selectors, policy
 from security.models import Level, SecurityGroup
 from security.permission_areas import AREAS, existing_permissions, permission_name
+from sites.models import Site
 
 NOT_HELD_NOTE = "You do not hold this permission: it stays as it is."
 
@@ -55,6 +56,14 @@ class GroupForm(forms.Form):
         help_text="The group has every permission of this group too. It must have the same "
         "level or a higher number.",
     )
+    owner_site = forms.ModelChoiceField(
+        queryset=Site.objects.all(),
+        required=False,
+        label="Belongs to",
+        empty_label="The whole district",
+        help_text="Only operators whose site access covers this site change the group, and "
+        "only patrons of this site and its branches join it.",
+    )
     permissions = forms.MultipleChoiceField(required=False)
     grantable = forms.MultipleChoiceField(required=False)
     loaded_at = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -72,6 +81,9 @@ class GroupForm(forms.Form):
         self.fields["permissions"].choices = self.fields["grantable"].choices = choices
         self.fields["level"].widget.choices = self._level_choices()
         self.fields["parent"].widget.choices = self._parent_choices()
+        self.fields["owner_site"].widget.choices = self._owner_choices()
+        if group is None and not policy.can_own_group(operator, "security.add_securitygroup", None):
+            self.fields["owner_site"].initial = operator.home_site_id
         if readonly:
             for field in self.fields.values():
                 field.disabled = True
@@ -82,6 +94,7 @@ class GroupForm(forms.Form):
             "level": group.level,
             "description": group.description,
             "parent": group.parent_id,
+            "owner_site": group.owner_site_id,
             "permissions": [permission_name(p) for p in self.own],
             "grantable": [permission_name(p) for p in self.marks],
             "loaded_at": group.updated_at.isoformat(),
@@ -104,6 +117,23 @@ class GroupForm(forms.Form):
             groups = group_selectors.parent_choices(operator=self.operator, group=self.group)
         return [("", self.fields["parent"].empty_label)] + [(g.pk, str(g)) for g in groups]
 
+    def _owner_choices(self) -> list[tuple[str | int, str]]:
+        """Sites the group may belong to; the district (empty) only for those who may give
+        it. The current owner stays shown. A crafted choice reaches the service."""
+        field = self.fields["owner_site"]
+        if self.readonly:
+            owner = self.group.owner_site if self.group else None
+            return [(owner.pk, str(owner))] if owner else [("", field.empty_label)]
+        action = "security.change_securitygroup" if self.group else "security.add_securitygroup"
+        sites = list(policy.group_owner_sites(self.operator, action).order_by("code"))
+        current = self.group.owner_site if self.group else None
+        if current is not None and current not in sites:
+            sites.insert(0, current)
+        choices = [(site.pk, str(site)) for site in sites]
+        if policy.can_own_group(self.operator, action, None) or (self.group and not current):
+            choices.insert(0, ("", field.empty_label))
+        return choices
+
     def clean_loaded_at(self):
         value = self.cleaned_data["loaded_at"]
         return parse_datetime(value) if value else None
@@ -117,11 +147,14 @@ class GroupForm(forms.Form):
             "level": data["level"],
             "description": data["description"],
             "parent": data["parent"],
+            "owner_site": data["owner_site"],
             "permissions": self._chosen(data["permissions"], self.own),
             "grantable": self._chosen(data["grantable"], self.marks),
         }
         if self.group is not None:
             arguments["loaded_at"] = data["loaded_at"]
+            if "owner_site" not in self.data:  # a post that does not name it keeps it
+                del arguments["owner_site"]
         return arguments
 
     def _chosen(self, names: list[str], current: list) -> list:

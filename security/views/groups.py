@@ -34,7 +34,7 @@ def _require_held(request, perm: str) -> None:
 
 def _get_group(request, pk: int) -> SecurityGroup:
     _require_held(request, "security.view_securitygroup")
-    queryset = SecurityGroup.objects.select_related("parent", "updated_by")
+    queryset = SecurityGroup.objects.select_related("parent", "updated_by", "owner_site")
     return policy.get_or_404(request.user, "security.view_securitygroup", queryset, pk=pk)
 
 

@@ -10,7 +10,7 @@ from patrons.models import Patron
 from security import policy
 from security import services as security_services
 from security.models import Grant, Level, SecurityGroup
-from tests.factories import OperatorFactory, PatronFactory, group_at
+from tests.factories import OperatorFactory, PatronFactory, SecurityGroupFactory, group_at
 
 pytestmark = pytest.mark.django_db
 
@@ -149,6 +149,13 @@ def test_district_administrator_group_cannot_be_edited_or_deleted(request, actor
     assert set(protected.permissions.all()) == before
 
 
+def school_group(site, level: int) -> SecurityGroup:
+    """A group of the school, with the permissions of the default group of its level."""
+    group = SecurityGroupFactory(level=level, owner_site=site)
+    group.permissions.set(group_at(level).permissions.all())
+    return group
+
+
 def test_group_at_own_level_cannot_be_edited(library_admin):
     own_level = group_at(Level.LIBRARY_ADMINISTRATOR)
     with pytest.raises(PermissionDenied):
@@ -157,21 +164,21 @@ def test_group_at_own_level_cannot_be_edited(library_admin):
 
 
 @pytest.mark.parametrize("new_level", [Level.LIBRARY_ADMINISTRATOR, Level.DISTRICT_ADMINISTRATOR])
-def test_group_cannot_be_raised_to_or_above_own_level(library_admin, new_level):
-    staff_group = group_at(Level.LIBRARY_STAFF)
+def test_group_cannot_be_raised_to_or_above_own_level(library_admin, new_level, ams):
+    staff_group = school_group(ams, Level.LIBRARY_STAFF)
     with pytest.raises(PermissionDenied, match=security_services.LEVEL_AT_OR_ABOVE_OWN):
         _update(library_admin, staff_group, level=new_level)
     assert reloaded(staff_group).level == Level.LIBRARY_STAFF
 
 
-def test_group_below_own_level_can_be_edited(library_admin):
-    staff_group = group_at(Level.LIBRARY_STAFF)
+def test_group_below_own_level_can_be_edited(library_admin, ams):
+    staff_group = school_group(ams, Level.LIBRARY_STAFF)
     _update(library_admin, staff_group, level=Level.LIBRARIAN, description="Senior staff")
     assert reloaded(staff_group).level == Level.LIBRARIAN
 
 
-def test_cannot_give_a_group_a_permission_one_lacks(library_admin):
-    aide_group = group_at(Level.LIBRARY_AIDE)
+def test_cannot_give_a_group_a_permission_one_lacks(library_admin, ams):
+    aide_group = school_group(ams, Level.LIBRARY_AIDE)
     not_held = perm("admin.change_logentry")
     with pytest.raises(PermissionDenied, match=security_services.PERMISSION_NOT_HELD):
         _update(library_admin, aide_group, permissions=[*aide_group.permissions.all(), not_held])
@@ -180,7 +187,7 @@ def test_cannot_give_a_group_a_permission_one_lacks(library_admin):
 
 def test_deleting_a_group_moves_its_members(library_admin, ams):
     group = security_services.group_create(
-        actor=library_admin, name="Student Aide", level=Level.LIBRARY_AIDE
+        actor=library_admin, name="Student Aide", level=Level.LIBRARY_AIDE, owner_site=ams
     )
     member = OperatorFactory(security_group=group, home_site=ams)
     with pytest.raises(ValidationError, match=security_services.GROUP_HAS_MEMBERS):

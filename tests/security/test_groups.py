@@ -37,6 +37,24 @@ from tests.factories import OperatorFactory, PatronFactory, SecurityGroupFactory
 
 pytestmark = pytest.mark.django_db
 
+
+
+@pytest.fixture
+def library_admin(district):
+    """Here the subject is levels and the group tree, so the Library Administrator and the
+    Librarian work for the whole district and may change the district's own groups. Owner
+    sites (a school's administrator and the groups of their school) are the subject of
+    test_group_owner_sites.py."""
+    return OperatorFactory(
+        username="libadmin", level=Level.LIBRARY_ADMINISTRATOR, home_site=district
+    )
+
+
+@pytest.fixture
+def librarian(district):
+    return OperatorFactory(username="librarian", level=Level.LIBRARIAN, home_site=district)
+
+
 LIST = reverse("security:groups")
 CREATE = reverse("security:group_create")
 SECURITY_EDITOR = ["security.view_securitygroup", "security.change_securitygroup"]

@@ -43,7 +43,8 @@ operators = st.fixed_dictionaries(
     }
 )
 patrons = st.lists(st.tuples(levels, site_indexes), min_size=1, max_size=8)
-groups = st.lists(st.tuples(levels, st.booleans()), max_size=4)
+owners = st.one_of(st.none(), site_indexes)
+groups = st.lists(st.tuples(levels, st.booleans(), owners), max_size=4)
 
 
 def _sites():
@@ -90,8 +91,9 @@ def test_scope_agrees_with_can(default_groups, operator_spec, patron_specs, grou
         sites = _sites()
         for level, site_index in patron_specs:
             PatronFactory(security_group=group_at(level), home_site=sites[site_index])
-        for level, protected in group_specs:
-            SecurityGroupFactory(level=level, is_protected=protected)
+        for level, protected, owner in group_specs:
+            owner_site = None if owner is None else sites[owner]
+            SecurityGroupFactory(level=level, is_protected=protected, owner_site=owner_site)
         operator = _operator(operator_spec, sites)
         for action in PATRON_ACTIONS:
             _agree(operator, action, Patron)

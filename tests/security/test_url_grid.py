@@ -10,7 +10,7 @@ from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from security.models import Grant, Level
-from tests.factories import OperatorFactory, PatronFactory, group_at
+from tests.factories import OperatorFactory, PatronFactory, SecurityGroupFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +90,7 @@ GRID = {
     "security:grant_revoke": staff_only(**GRANTERS_ONLY),
     "security:groups": staff_only(**GROUP_ADMINS_ONLY),
     "security:group_create": staff_only(**GROUP_ADMINS_ONLY),
-    # The default Library Aide group (4): below both administrators.
+    # A Library Aide group (4) of AMS: below both administrators, within their scope.
     "security:group": staff_only(**GROUP_ADMINS_ONLY),
     "security:group_delete": staff_only(**GROUP_ADMINS_ONLY),
     # District Administrators only, on another person: here the Library Staff grantee.
@@ -105,8 +105,8 @@ def url_kwargs(name, objects):
     return {
         "sites:edit": {"pk": objects["ams"].pk},
         "security:grant_revoke": {"pk": objects["grant"].pk},
-        "security:group": {"pk": group_at(Level.LIBRARY_AIDE).pk},
-        "security:group_delete": {"pk": group_at(Level.LIBRARY_AIDE).pk},
+        "security:group": {"pk": objects["group"].pk},
+        "security:group_delete": {"pk": objects["group"].pk},
         "security:two_factor_reset": {"pk": objects["grant"].operator_id},
         "patrons:record": {"pk": objects["target"].pk},
         "patrons:delete": {"pk": objects["target"].pk},
@@ -144,7 +144,9 @@ def test_url_grid(client, roles, ams, name, settings, tmp_path):
         permission=Permission.objects.get(codename="edit_notes"),
         site=ams,
     )
-    url = reverse(name, kwargs=url_kwargs(name, {"ams": ams, "target": target, "grant": grant}))
+    group = SecurityGroupFactory(name="AMS Aides", level=Level.LIBRARY_AIDE, owner_site=ams)
+    objects = {"ams": ams, "target": target, "grant": grant, "group": group}
+    url = reverse(name, kwargs=url_kwargs(name, objects))
     got = {}
     for role in ROLES:
         client.logout()
