@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp import constants as csp
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / ".data"
@@ -66,16 +67,20 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "security.middleware.NoStoreMiddleware",
     "security.middleware.OperatorLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "security.middleware.RefusalLogMiddleware",
     "security.middleware.PreferencesMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "security.middleware.IdleSessionMiddleware",
     "pghistory.middleware.HistoryMiddleware",
     "security.middleware.TwoFactorMiddleware",
     "security.middleware.ForcePasswordChangeMiddleware",
@@ -144,7 +149,10 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Lockout after repeated failed logins (django-axes, stored in the database: the web
-# tier keeps no state).
+# tier keeps no state), per account and client address: the account whichever of its
+# identifiers was typed (security.accounts.axes_username), an IPv6 address as its /64.
+# Neither per account alone (anyone could lock any operator out) nor per address alone
+# (one pupil could lock out a school behind one NAT address).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -152,12 +160,35 @@ AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "security.accounts.axes_username"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
-AXES_CLIENT_IP_CALLABLE = "security.middleware.client_ip"
+AXES_CLIENT_IP_CALLABLE = "security.accounts.axes_client_address"
 
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: the header is
 # ignored, the client is REMOTE_ADDR). Read by security.middleware.client_ip for the
 # operator log and sign-in lockouts. Never more than there are: clients could forge it.
 LIBSTAFF_TRUSTED_PROXIES = env.int("LIBSTAFF_TRUSTED_PROXIES", default=0)
+
+# Shared library computers: the session cookie dies with the browser, and a session left
+# idle is signed out on the server (security.middleware.IdleSessionMiddleware). Operators
+# reach many records; patrons sign in mostly at public catalogue computers, for a few minutes.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+LIBSTAFF_STAFF_IDLE_MINUTES = env.int("LIBSTAFF_STAFF_IDLE_MINUTES", default=30)
+LIBSTAFF_PATRON_IDLE_MINUTES = env.int("LIBSTAFF_PATRON_IDLE_MINUTES", default=15)
+
+# Content-Security-Policy (django-csp): our own files only, no inline script or style, no
+# eval. htmx is told not to need them (the htmx-config meta tag in templates/base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.NONE],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF],
+        "img-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", default="UTC")
@@ -180,6 +211,7 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+EMAIL_TIMEOUT = 30  # seconds: a mail server that hangs never holds the mail sender forever
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="LibStaff <libstaff@localhost>")
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

@@ -2,6 +2,7 @@
 LibStaff's forms and rules."""
 
 import io
+import ipaddress
 
 from axes.utils import reset as axes_reset
 from django.conf import settings
@@ -24,6 +25,7 @@ from security.forms import (
     SetPasswordForm,
     SetupForm,
 )
+from security.middleware import client_ip
 from security.models import Level
 
 SETUP_DONE = "LibStaff is set up. Welcome, {name}: you are signed in as District Administrator."
@@ -35,9 +37,47 @@ DEMO_PATRONS = 500
 _LOGIN_BACKEND = "security.backends.PolicyBackend"
 
 
+# django-axes' username column (AccessAttempt.username is a varchar(255)).
+_LOCKOUT_NAME_LENGTH = 255
+_IPV6_PREFIX = 64
+
+
 def axes_username(request, credentials) -> str:
-    """Failed sign-ins count per account name however it was typed ("Ada " = "ada")."""
-    return (credentials or {}).get("username", "").strip().lower()
+    """The name django-axes counts failed sign-ins under: per account, whatever identifier
+    of it was typed (django-axes asks several times a request: the answer is kept on it)."""
+    typed = str((credentials or {}).get("username") or "")
+    known = request.__dict__.setdefault("_libstaff_lockout_names", {}) if request else {}
+    if typed not in known:
+        known[typed] = lockout_name(typed)
+    return known[typed]
+
+
+def lockout_name(typed: str) -> str:
+    """The account's lockout name when the typed identifier signs in to one (its username or
+    its email in any case, as Patron.objects.get_by_natural_key resolves them at sign-in),
+    so that typing the email does not give five more guesses; else the typed name folded
+    ("Ada " = "ada"), cut to django-axes' column."""
+    typed = typed.replace("\x00", "").strip()
+    try:
+        account = Patron.objects.get_by_natural_key(typed)
+    except Patron.DoesNotExist:
+        return typed.lower()[:_LOCKOUT_NAME_LENGTH]
+    return account_lockout_name(account)
+
+
+def account_lockout_name(account: Patron) -> str:
+    return (account.username or "").lower()
+
+
+def axes_client_address(request) -> str | None:
+    """The address django-axes counts failed sign-ins per (AXES_CLIENT_IP_CALLABLE): the
+    client's (security.middleware.client_ip), an IPv6 one as its /64 network. A /64 is one
+    household's or one library's network: counted address by address, a client holding
+    one would have 2**64 addresses to spread its guesses over."""
+    address = client_ip(request)
+    if address is None or ipaddress.ip_address(address).version == 4:
+        return address
+    return str(ipaddress.ip_network(f"{address}/{_IPV6_PREFIX}", strict=False).network_address)
 
 
 def is_installed() -> bool:
@@ -124,9 +164,11 @@ class PasswordResetConfirmView(_UnprocessableOnError, auth_views.PasswordResetCo
     form_class = SetPasswordForm
 
     def form_valid(self, form):
-        """Whoever proved they own the address may sign in again at once: a lockout
-        (kept per typed username or email) ends with the reset."""
+        """Whoever proved they own the address may sign in again at once: the account's
+        lockouts from every address end with the reset, and so do those of its email typed
+        as a name no account resolves to (an email two accounts share signs in to neither)."""
         response = super().form_valid(form)
-        for name in filter(None, {form.user.username, form.user.email}):
+        user = form.user
+        for name in filter(None, {account_lockout_name(user), user.email.lower()}):
             axes_reset(username=name)
         return response

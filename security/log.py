@@ -12,6 +12,7 @@ import decimal
 from contextvars import ContextVar
 
 from django.db.models.fields.files import FieldFile
+from django.utils import timezone
 
 from security.models import OperatorAction
 
@@ -53,6 +54,41 @@ def record(
         site_id=site.pk if site is not None else _home_site_id(patron) or _home_site_id(operator),
         ip_address=current_ip.get(),
         details=details or {},
+    )
+
+
+# A script hammering a URL writes one line a minute, not one a request.
+REFUSAL_INTERVAL = datetime.timedelta(minutes=1)
+
+
+def record_refusal(*, operator, action: str, target: str, details: dict) -> None:
+    """A write the application refused (403, or 404 for something out of scope): who
+    (`operator`, None when not signed in: then the address), what (`action`, the URL's
+    name), on what (`target`, the URL's object ids). At most one line per operator (or
+    address), action and target in REFUSAL_INTERVAL."""
+    operator = operator if operator is not None and operator.is_authenticated else None
+    recent = OperatorAction.objects.filter(
+        action=Kind.REFUSED,
+        at__gte=timezone.now() - REFUSAL_INTERVAL,
+        object_type=action[:64],
+        object_id=target[:64],
+    )
+    if operator is not None:
+        recent = recent.filter(operator=operator)
+    else:
+        recent = recent.filter(operator__isnull=True, ip_address=current_ip.get())
+    if recent.exists():
+        return
+    OperatorAction.objects.create(
+        action=Kind.REFUSED,
+        operator=operator,
+        operator_name=_name_of(operator),
+        object_type=action[:64],
+        object_id=target[:64],
+        object_repr=details.get("path", "")[:200],
+        site_id=_home_site_id(operator),
+        ip_address=current_ip.get(),
+        details=details,
     )
 
 

@@ -1,8 +1,14 @@
 import ipaddress
+import time
 
 from django.conf import settings
-from django.shortcuts import redirect
+from django.contrib import messages
+from django.contrib.auth import REDIRECT_FIELD_NAME, logout
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, QueryDict
+from django.shortcuts import redirect, resolve_url
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django_htmx.http import HttpResponseClientRedirect
 
 from security import log, preferences, two_factor
@@ -14,18 +20,31 @@ _ALLOWED_URL_NAMES = ("password_change", "password_change_done", "logout")
 
 class ForcePasswordChangeMiddleware:
     """Honours "force password change at next login": until the password is changed,
-    every page leads to the password change form."""
+    every page leads to the password change form. Identity first: a session that still
+    owes the second sign-in step (TwoFactorMiddleware, which runs before this one and
+    leads every other page there) reaches the two-factor pages, and the password change
+    comes right after them."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and user.must_change_password:
-            allowed = {reverse(name) for name in _ALLOWED_URL_NAMES}
-            if request.path not in allowed and not request.path.startswith("/static/"):
-                return redirect("password_change")
+        if (
+            user is not None
+            and user.is_authenticated
+            and user.must_change_password
+            and not _open_before_password_change(request, user)
+        ):
+            return redirect("password_change")
         return self.get_response(request)
+
+
+def _open_before_password_change(request, user) -> bool:
+    allowed = {reverse(name) for name in _ALLOWED_URL_NAMES}
+    if request.path in allowed or request.path.startswith("/static/"):
+        return True
+    return _exempt(request) and two_factor.is_owed(user)
 
 
 def client_ip(request) -> str | None:
@@ -61,6 +80,45 @@ class OperatorLogMiddleware:
             return self.get_response(request)
         finally:
             log.current_ip.reset(token)
+
+
+class RefusalLogMiddleware:
+    """Every refused write lands in the operator log (security.log.record_refusal): an
+    unsafe request to one of our URLs answered 403, or 404 (what is out of scope is "not
+    found"). After AuthenticationMiddleware; the refusal's message, when a view raised
+    one, goes with it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        if (
+            request.method not in ("GET", "HEAD", "OPTIONS", "TRACE")
+            and response.status_code in (403, 404)
+            and match is not None
+        ):
+            _log_refusal(request, response, match)
+        return response
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, PermissionDenied | Http404):
+            request._libstaff_refusal = str(exception)
+
+
+def _log_refusal(request, response, match) -> None:
+    details = {"method": request.method, "path": request.path[:200], "status": response.status_code}
+    reason = getattr(request, "_libstaff_refusal", "")
+    if reason:
+        details["reason"] = reason[:300]
+    target = ",".join(f"{key}={value}" for key, value in sorted(match.kwargs.items()))
+    log.record_refusal(
+        operator=getattr(request, "user", None),
+        action=match.view_name or "",
+        target=target,
+        details=details,
+    )
 
 
 class PreferencesMiddleware:
@@ -106,4 +164,86 @@ def _to_second_factor(request):
     url = second_factor_url(request)
     if getattr(request, "htmx", False):
         return HttpResponseClientRedirect(url)  # a whole page, not a swap into a tab
+    return redirect(url)
+
+
+# --- Shared library computers: no stored pages, idle sessions end ---------------------
+
+SIGNED_OUT_IDLE = (
+    "You were signed out after {minutes} minutes without activity, so that the next person "
+    "at this computer cannot use your account. Sign in again to continue."
+)
+ACTIVITY_KEY = "libstaff_last_activity"  # in the session: when it was last used (epoch s)
+ACTIVITY_RESOLUTION = 60  # seconds: the stamp is rewritten at most once a minute
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: private, no-store` on everything Django answers: records, the
+    dashboard, /me/, exports, even the sign-in form (its CSRF token). No browser or proxy
+    keeps a copy that the next person at a shared computer could bring back with Back.
+    Static files are answered by WhiteNoise, earlier in the chain, and stay cacheable."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        patch_cache_control(response, private=True, no_store=True)
+        return response
+
+
+def idle_minutes(user) -> int:
+    if user.is_operator:
+        return settings.LIBSTAFF_STAFF_IDLE_MINUTES
+    return settings.LIBSTAFF_PATRON_IDLE_MINUTES
+
+
+class IdleSessionMiddleware:
+    """Signs out a session left unused longer than its idle limit (idle_minutes) and sends
+    its browser to sign in with SIGNED_OUT_IDLE. The server decides, from a stamp kept in
+    the session (set at sign-in by stamp_on_login), so a browser that restores its cookies
+    or is left open does not matter.
+
+    The stamp is refreshed only when older than ACTIVITY_RESOLUTION, so most requests write
+    no session row; an idle session may therefore end up to that much early. Before the
+    two-factor and forced-password-change steps: an abandoned session ends, it is not led
+    on."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            stamp = request.session.get(ACTIVITY_KEY)
+            minutes = idle_minutes(user)
+            if stamp is not None and time.time() - stamp > minutes * 60:
+                return _sign_out_idle(request, minutes)
+            _stamp_activity(request.session)
+        return self.get_response(request)
+
+
+def stamp_on_login(sender, request, user, **kwargs):
+    """A new session starts its idle time at sign-in (a user_logged_in receiver)."""
+    if request is not None and hasattr(request, "session"):
+        request.session[ACTIVITY_KEY] = int(time.time())
+
+
+def _stamp_activity(session) -> None:
+    now = int(time.time())
+    stamp = session.get(ACTIVITY_KEY)
+    if stamp is None or now - stamp >= ACTIVITY_RESOLUTION:
+        session[ACTIVITY_KEY] = now
+
+
+def _sign_out_idle(request, minutes: int):
+    logout(request)
+    messages.info(request, SIGNED_OUT_IDLE.format(minutes=minutes))
+    url = resolve_url(settings.LOGIN_URL)
+    if request.method == "GET" and request.path != url:
+        query = QueryDict(mutable=True)
+        query[REDIRECT_FIELD_NAME] = request.get_full_path()
+        url = f"{url}?{query.urlencode(safe='/')}"  # as Django's redirect_to_login
+    if getattr(request, "htmx", False):
+        return HttpResponseClientRedirect(url)  # the sign-in page, not a swap into a tab
     return redirect(url)

@@ -17,17 +17,19 @@ from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
+from libstaff import paging
 from security import policy
 from security.models import OperatorAction
 from sites.models import Site
 
 LOG_PERMISSION = "security.view_operator_log"
+# Entries of a sign-in that did not succeed: the account named is their patron.
+SIGN_IN_ATTEMPTS = (OperatorAction.Kind.LOGIN_FAILED, OperatorAction.Kind.LOCKED_OUT)
 PAGE_SIZE = 50
 EXPORT_CHUNK = 2000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_MAX_ID = 2**63  # bigint
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class LogPage:
     rows: list[OperatorAction] = field(default_factory=list)
     next_cursor: str | None = None  # older entries
     previous_cursor: str | None = None  # newer entries
+    notice: str = ""  # why this is the first page, when the link asked for another
 
 
 def operator_action_list(*, operator, filters: LogFilters | None = None) -> QuerySet:
@@ -77,6 +80,8 @@ def operator_action_page(
     if backwards:
         rows.reverse()
     page = LogPage(rows=rows)
+    if (after or before) and cursor is None:
+        page.notice = paging.CURSOR_DAMAGED
     if rows and (backwards or has_more):
         page.next_cursor = encode_cursor(rows[-1])
     if rows and (has_more if backwards else cursor is not None):
@@ -112,18 +117,24 @@ def _filtered(entries: QuerySet, filters: LogFilters) -> QuerySet:
         entries = entries.filter(_patron_match(filters.patron))
     if filters.date_from:
         entries = entries.filter(at__gte=_start_of(filters.date_from))
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:  # up to 9999-12-31: no end at all
         entries = entries.filter(at__lt=_start_of(filters.date_to + timedelta(days=1)))
     return entries
 
 
 def _operator_match(name: str) -> Q:
-    """The account of that username, by its link; a name no account has (typed at a failed
-    sign-in, or of a deleted operator) by the name kept in the entries without a link. Both
-    read the index on (operator, at)."""
+    """The account of that username: what it did, by its link, and the sign-in attempts
+    that named it (by username or email: failed and locked out), which link it as the
+    patron, their author being unknown. A name no account has (typed at a failed sign-in,
+    or of a deleted operator) by the name kept in the entries without a link. They read the
+    indexes on (operator, at) and (patron, at); the reader's scope applies to all of them:
+    attempts on an account belong to its home site."""
     accounts = get_user_model().objects.filter(Exact(Lower("username"), name.lower()))
     ids = list(accounts.values_list("pk", flat=True))
-    return Q(operator__in=ids) if ids else Q(operator=None, operator_name__iexact=name)
+    if not ids:
+        return Q(operator=None, operator_name__iexact=name)
+    attempts = Q(operator=None, patron__in=ids, action__in=SIGN_IN_ATTEMPTS)
+    return Q(operator__in=ids) | attempts
 
 
 def _patron_match(term: str) -> Q:
@@ -160,9 +171,12 @@ def encode_cursor(entry: OperatorAction) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
+    """The time and id in a cursor; None when it is damaged (libstaff.paging)."""
+    if len(cursor) > paging.MAX_CURSOR_LENGTH:
+        return None
     try:
         micros, pk = (int(part) for part in cursor.split("."))
         at = _EPOCH + micros * _MICROSECOND
     except (ValueError, OverflowError):
         return None
-    return (at, pk) if 0 < pk < _MAX_ID else None
+    return (at, pk) if paging.is_id(pk) else None

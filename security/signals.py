@@ -28,17 +28,22 @@ def login_failed(sender, credentials, request=None, **kwargs):
 
 
 def locked_out(sender, request=None, username=None, **kwargs):
+    """`username` is the name django-axes counts under (security.accounts.axes_username);
+    the log keeps what was typed, as for a failed sign-in."""
     failures = getattr(request, "axes_failures_since_start", None)
     details = {"failures": failures} if failures else None
-    _record_attempt(log.Kind.LOCKED_OUT, username, details)
+    typed = (getattr(request, "axes_credentials", None) or {}).get("username", username)
+    _record_attempt(log.Kind.LOCKED_OUT, typed, details)
 
 
 def _record_attempt(action: str, typed, details: dict | None = None) -> None:
     """The typed name as the operator name (cleaned: it is whatever a client sent); the
-    account it names, if any, as the patron, so that the log's readers at its site see
-    attempts on it."""
-    name = str(typed or "").replace("\x00", "").strip()[:_NAME_LENGTH]
-    log.record(action, operator_name=name, patron=_account_named(name), details=details)
+    account it signs in to (its username or email), if any, as the patron, so that the
+    log's readers at its site see attempts on it and find them by its username
+    (security.selectors). Not as the operator: whoever typed it is unknown."""
+    typed = str(typed or "").replace("\x00", "").strip()
+    name = typed[:_NAME_LENGTH]
+    log.record(action, operator_name=name, patron=_account_named(typed), details=details)
 
 
 def _account_named(name: str):

@@ -2,10 +2,12 @@
 preferences name (security.preferences.two_factor_required).
 
 An operator who uses it has one confirmed TOTPDevice (their authenticator app) and one
-StaticDevice of single-use recovery codes. While they set up, one unconfirmed TOTPDevice
-holds the secret shown on the set-up page; it is reused until confirmed, so that the QR
-code does not change on reload. Recovery codes are shown once, when they are made; only
-django-otp's own table keeps them afterwards.
+StaticDevice of single-use recovery codes. While they set up, an unconfirmed TOTPDevice
+holds the secret shown on the set-up page: one for each session that sets up, named by that
+session alone (its id is kept in the session), so that a password alone never learns the
+secret the user confirms in their own session. Within a session it is reused until
+confirmed: the QR code does not change on reload. Recovery codes are shown once, when they
+are made; only django-otp's own table keeps them afterwards.
 
 Checking a code is never done inside a transaction that a refusal would roll back:
 django-otp counts failures on the device (exponential back-off) and that count must stick.
@@ -17,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 
 import django_otp
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -97,12 +100,21 @@ def two_factor_set_up_on(patron) -> datetime.datetime | None:
 # --- setting up --------------------------------------------------------------------------
 
 
-def pending_device(user) -> TOTPDevice:
-    """The unconfirmed authenticator being set up, created on first need and reused."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_NAME, confirmed=False)
-    return device
+def pending_device(user, *, pending_id=None) -> TOTPDevice:
+    """The unconfirmed authenticator of one set-up attempt: the one `pending_id` names (the
+    id the set-up's session keeps) while it is still the user's and unconfirmed, else a new
+    one with a new secret. Never another attempt's: whoever else sets up, with the same
+    password in another session, sees and confirms a secret of their own.
+
+    Making one also drops the user's unconfirmed devices older than a session lives
+    (SESSION_COOKIE_AGE): no session can name them any more."""
+    if isinstance(pending_id, int):
+        device = TOTPDevice.objects.filter(pk=pending_id, user=user, confirmed=False).first()
+        if device is not None:
+            return device
+    expired = timezone.now() - datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    TOTPDevice.objects.filter(user=user, confirmed=False, created_at__lt=expired).delete()
+    return TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_NAME, confirmed=False)
 
 
 def secret_groups(device: TOTPDevice) -> list[str]:

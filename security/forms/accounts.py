@@ -2,18 +2,28 @@
 
 from django import forms
 from django.contrib.auth import forms as auth_forms
+from django.core import validators
+from django.core.mail import EmailMultiAlternatives
+from django.template import loader
 
 from patrons.models import Patron
+from security import mail
 
 LOGIN_INVALID = (
     "That username or email and password do not match an account that can sign in. "
     "Passwords are case-sensitive."
 )
 LOGIN_INACTIVE = "This account is not active. Please contact your library."
+LOGIN_NAME_MAX_LENGTH = 254  # an email address's limit; usernames are shorter
+LOGIN_TOO_LONG = (
+    f"No username or email is longer than {LOGIN_NAME_MAX_LENGTH} characters: check what you typed."
+)
 
 
 class LoginForm(auth_forms.AuthenticationForm):
-    """Sign in with a username or an email address (Patron.objects.get_by_natural_key)."""
+    """Sign in with a username or an email address (Patron.objects.get_by_natural_key).
+    A longer name is refused before authentication: it names no account, and would not fit
+    django-axes' record of the attempt."""
 
     error_messages = {"invalid_login": LOGIN_INVALID, "inactive": LOGIN_INACTIVE}
 
@@ -21,8 +31,13 @@ class LoginForm(auth_forms.AuthenticationForm):
         super().__init__(request, *args, **kwargs)
         username = self.fields["username"]
         username.label = "Username or email"
-        username.max_length = 254
-        username.widget.attrs.update({"maxlength": 254, "autocomplete": "username"})
+        username.max_length = LOGIN_NAME_MAX_LENGTH
+        username.validators.append(
+            validators.MaxLengthValidator(LOGIN_NAME_MAX_LENGTH, message=LOGIN_TOO_LONG)
+        )
+        username.widget.attrs.update(
+            {"maxlength": LOGIN_NAME_MAX_LENGTH, "autocomplete": "username"}
+        )
 
 
 class _ClearsForcedChange:
@@ -49,9 +64,34 @@ class SetPasswordForm(_ClearsForcedChange, auth_forms.SetPasswordForm):
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Does the same work whether or not the address belongs to an account that can sign
+    in, so that the time it takes does not tell: with no such account the email is built
+    all the same, for a stand-in, and dropped. Emails are sent after the response
+    (security.mail): the mail server's answer is by far the slowest step."""
+
     def get_users(self, email):
-        """Accounts without a username cannot sign in, so a reset link would be useless."""
-        return (user for user in super().get_users(email) if user.username)
+        """Accounts without a username cannot sign in, so a reset link would be useless.
+        None left: the stand-in, an unsaved account of that address."""
+        users = [user for user in super().get_users(email) if user.username]
+        return users or [Patron(username=email, email=email)]
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        """Django's email, queued instead of sent; the stand-in's queues nothing."""
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        body = loader.render_to_string(email_template_name, context)
+        message = EmailMultiAlternatives(subject, body, from_email, [to_email])
+        if html_email_template_name is not None:
+            html = loader.render_to_string(html_email_template_name, context)
+            message.attach_alternative(html, "text/html")
+        mail.send_later(message if context["user"].pk is not None else None)
 
 
 class SetupForm(auth_forms.SetPasswordMixin, forms.Form):

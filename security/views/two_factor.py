@@ -23,6 +23,9 @@ from security.views.next_url import is_safe, safe_next
 RESET_DONE = "Two-factor sign-in reset for {name}: they set it up again when they next sign in."
 QR_TITLE = "QR code to scan with your authenticator app"
 
+# The id of the unconfirmed authenticator this session is setting up (two_factor.pending_device).
+PENDING_DEVICE_SESSION_KEY = "libstaff_two_factor_pending_device"
+
 
 def second_factor_url(request) -> str:
     """Where an operator who still owes the second factor goes (verify, or set up when they
@@ -60,7 +63,8 @@ def two_factor_verify(request):
 def two_factor_setup(request):
     """First set-up, or a new authenticator for a verified operator. Someone who has a
     device but has not proved it in this session must verify first: a password alone never
-    replaces an authenticator."""
+    replaces an authenticator. The secret shown, and the only one this session can confirm,
+    is this session's own (PENDING_DEVICE_SESSION_KEY)."""
     user = request.user
     if not two_factor.is_required(user):
         raise Http404
@@ -68,13 +72,17 @@ def two_factor_setup(request):
     replacing = user.is_verified()
     if not replacing and two_factor.has_device(user):
         return redirect(_with_next("two_factor_verify", next_url))
-    device = two_factor.pending_device(user)
+    pending_id = request.session.get(PENDING_DEVICE_SESSION_KEY)
+    device = two_factor.pending_device(user, pending_id=pending_id)
+    if device.pk != pending_id:
+        request.session[PENDING_DEVICE_SESSION_KEY] = device.pk
     form = ConfirmForm(request.POST or None)
     if form.is_bound and form.is_valid():
         outcome = two_factor.authenticator_confirm(
             user=user, device=device, token=form.cleaned_data["code"]
         )
         if outcome.accepted:
+            del request.session[PENDING_DEVICE_SESSION_KEY]
             _verified(request, outcome.device)
             return _show_codes(request, outcome.codes, next_url, renewed=False)
         form.refuse(outcome.refusal)

@@ -7,7 +7,11 @@
    ?          list the shortcuts
    After an htmx save, the error or the message is scrolled into view.
    Access tab: "Generate a password" ([data-generate-password]) and Select all / Clear for
-   the site checkboxes ([data-checkboxes]); both buttons stay hidden without JavaScript. */
+   the site checkboxes ([data-checkboxes]); both buttons stay hidden without JavaScript.
+   Contact tab: choosing "Email" among the notice channels ([data-channel-choices]) shows
+   the additional email field ([data-channel-email]) at once, before any save.
+   The Content-Security-Policy allows no inline script and no eval: behaviour lives here,
+   attached by data attributes, never in on*= or hx-on attributes. */
 (function () {
   "use strict";
 
@@ -176,6 +180,15 @@
     if (!button) return;
     if (button.hasAttribute("data-generate-password")) fillGeneratedPassword(button);
     else setAll(button, button.hasAttribute("data-check-all"));
+  });
+
+  /* --- Contact tab ------------------------------------------------------------------ */
+
+  document.addEventListener("change", function (event) {
+    var choices = event.target.closest && event.target.closest("[data-channel-choices]");
+    if (!choices) return;
+    var extra = choices.closest("form").querySelector("[data-channel-email]");
+    if (extra) extra.hidden = event.target.value !== "email";
   });
 
   function enhance(root) {

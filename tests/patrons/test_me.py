@@ -15,6 +15,7 @@ from django.utils.formats import date_format
 
 from patrons.models import Block, BlockType, Note, NoteType, Patron
 from patrons.views.me import EXPIRED, INACTIVE, _standing_messages
+from security import mail as mail_sender
 from security.passwords import NEEDS_LETTERS_AND_NUMBERS
 from tests.factories import DEFAULT_PASSWORD, PatronFactory
 
@@ -272,4 +273,5 @@ def test_a_reset_request_does_not_reveal_whether_an_account_exists(client, patro
     assert {answer.status_code for answer in answers} == {200}
     for answer in answers:
         assert "If an account with that email exists" in answer.content.decode()
+    assert mail_sender.flush(timeout=10)  # emails go out after the response
     assert [message.to for message in mail.outbox] == [[patron.email]]

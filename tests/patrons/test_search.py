@@ -2,6 +2,7 @@
 site scope (issue 3, parts 1 and 7)."""
 
 from datetime import timedelta
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from django.db import connection
@@ -9,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from patrons.forms.search import PatronSearchForm
 from patrons.models import Block, BlockType, Identifier, IdentifierType, Note, NoteType, Patron
 from patrons.views.search import NO_MATCH, NO_MATCH_FILTERS
 from security.models import Level
@@ -468,3 +470,27 @@ def test_all_filters_at_once_stay_within_the_bound(
     with django_assert_max_num_queries(MAX_QUERIES_ALL_FILTERS):
         response = client.get(LIST, params)
     assert response.status_code == 200
+
+
+# --- the address bar after a live search (issue 11b) ----------------------------------------
+
+
+def test_a_live_search_pushes_only_the_parameters_that_are_set(client, librarian, jose):
+    """The search form sends every filter, empty or not, and the default sort: the address
+    htmx pushes for the operator to bookmark or share names only those that are set."""
+    client.force_login(librarian)
+    unset = {name: "" for name in PatronSearchForm.FILTERS} | {"sort": "name"}
+
+    def pushed(**params) -> tuple[str, dict]:
+        response = client.get(LIST, unset | params, headers=HTMX)
+        assert response.status_code == 200
+        url = urlsplit(response["HX-Push-Url"])
+        return url.path, dict(parse_qsl(url.query, keep_blank_values=True))
+
+    assert pushed(q="müller") == (LIST, {"q": "müller"})
+    assert pushed(q="müller", status="active", sort="-expiry") == (
+        LIST,
+        {"q": "müller", "status": "active", "sort": "-expiry"},
+    )
+    assert pushed(q=" ", blocked="no") == (LIST, {"blocked": "no"})
+    assert pushed(q="") == (LIST, {})

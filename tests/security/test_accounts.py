@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from patrons.models import Patron
+from security import mail as mail_sender
 from security.accounts import SIGNED_OUT
 from security.forms import LOGIN_INVALID
 from tests.factories import DEFAULT_PASSWORD, PatronFactory
@@ -190,7 +191,10 @@ def test_without_the_flag_pages_open_normally(client, librarian):
 
 
 def _request_reset(client, email):
-    return client.post(reverse("password_reset"), {"email": email})
+    """The request, then its email, which is sent after the response (security.mail)."""
+    response = client.post(reverse("password_reset"), {"email": email})
+    assert mail_sender.flush(timeout=10)
+    return response
 
 
 def test_password_reset_mails_a_link_without_revealing_accounts(client, patron):

@@ -578,6 +578,44 @@ def test_filters(client, district_admin, varied, query, expected):
         assert NO_ENTRIES in response.content.decode()
 
 
+def test_the_operator_filter_finds_the_failed_sign_ins_that_named_the_account(
+    client, district_admin, library_admin, librarian, jes_admin, settings
+):
+    """An attempt that names an account, by username or email, is linked to it as the patron
+    (whoever typed it is unknown: never as the operator) and found by its username; a name
+    no account has keeps the typed name only. Each reader finds them within their scope."""
+    settings.AXES_FAILURE_LIMIT = 2
+    sign_in(client, "LIBRARIAN", "Wrong2024", REMOTE_ADDR="198.51.100.1")
+    for _ in range(2):  # the second attempt locks the account from that address
+        sign_in(client, "Librarian@Example.org", "Wrong2024", REMOTE_ADDR="198.51.100.2")
+    sign_in(client, "jesadmin", "Wrong2024")
+    sign_in(client, "nobody-here", "Wrong2024")
+    log.record(Kind.LOGIN, operator=librarian)
+
+    signed_in(client, library_admin)
+    rows = client.get(LOG + "?operator=librarian").context["rows"]
+    assert [(row.entry.action, row.entry.operator_name) for row in rows] == [
+        (Kind.LOGIN, "librarian"),
+        (Kind.LOCKED_OUT, "Librarian@Example.org"),
+        (Kind.LOGIN_FAILED, "Librarian@Example.org"),
+        (Kind.LOGIN_FAILED, "LIBRARIAN"),
+    ]
+    assert [row.entry.operator for row in rows[1:]] == [None, None, None]
+    assert {row.entry.patron for row in rows} == {None, librarian}
+    # The JES administrator's attempts belong to JES: out of this reader's scope.
+    assert client.get(LOG + "?operator=jesadmin").context["rows"] == []
+
+    signed_in(client, district_admin)
+    jes_rows = client.get(LOG + "?operator=jesadmin").context["rows"]
+    assert [(row.entry.action, row.entry.patron) for row in jes_rows] == [
+        (Kind.LOGIN_FAILED, jes_admin)
+    ]
+    unknown = client.get(LOG + "?operator=nobody-here").context["rows"]
+    assert [(row.entry.operator_name, row.entry.patron) for row in unknown] == [
+        ("nobody-here", None)
+    ]
+
+
 def test_a_deleted_patron_is_found_by_their_barcode(client, district_admin, librarian, ams):
     patron = PatronFactory(home_site=ams, barcode="GONE1", username="gone")
     services.patron_delete(actor=librarian, patron=patron)

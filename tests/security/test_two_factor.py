@@ -508,3 +508,107 @@ def test_the_verify_page_runs_a_bounded_number_of_queries(
     code = authenticator_code(device)
     with django_assert_max_num_queries(20):  # and the session under a new key
         assert client.post(VERIFY, {"code": code})["Location"] == HOME
+
+
+# --- one secret per set-up session ---------------------------------------------------------
+
+
+def code_from_the_page(response) -> str:
+    """What an authenticator app shows once the key on this set-up page is typed into it."""
+    secret = base64.b32decode("".join(response.context["secret_groups"]))
+    return f"{TOTP(secret).token():06d}"
+
+
+def test_a_password_alone_never_learns_the_secret_the_user_confirms(library_admin, no_throttle):
+    """Session A (someone with the password only) reads the set-up key; the real user, in
+    session B, gets a key of their own, and only theirs becomes the authenticator."""
+    intruder = sign_in_with_password(Client(), library_admin)
+    owner = sign_in_with_password(Client(), library_admin)
+    intruder_page = intruder.get(SETUP)
+    owner_page = owner.get(SETUP)
+    assert intruder_page.context["secret_groups"] != owner_page.context["secret_groups"]
+    # Within one session the QR code stays the same on reload.
+    assert owner.get(SETUP).context["secret_groups"] == owner_page.context["secret_groups"]
+
+    # A cannot confirm B's device with a code from B's key: A only confirms A's own.
+    refused = intruder.post(SETUP, {"code": code_from_the_page(owner_page)})
+    assert refused.status_code == 422
+    assert two_factor.CODE_REFUSED in refused.content.decode()
+    assert not is_verified(intruder)
+
+    done = owner.post(SETUP, {"code": code_from_the_page(owner_page)})
+    assert done.status_code == 200 and is_verified(owner)
+    confirmed = TOTPDevice.objects.get(user=library_admin, confirmed=True)
+    assert two_factor.secret_groups(confirmed) == owner_page.context["secret_groups"]
+
+    # A's key is worth nothing now: set-up asks for the authenticator, which refuses it.
+    assert intruder.get(SETUP)["Location"].startswith(VERIFY)
+    assert intruder.post(SETUP, {"code": code_from_the_page(intruder_page)})["Location"].startswith(
+        VERIFY
+    )
+    at_verify = intruder.post(VERIFY, {"code": code_from_the_page(intruder_page)})
+    assert at_verify.status_code == 422
+    assert not is_verified(intruder)
+    assert intruder.get(HOME)["Location"].startswith(VERIFY)
+    assert list(TOTPDevice.objects.filter(user=library_admin)) == [confirmed]
+
+
+# --- the second step and a forced password change ------------------------------------------
+
+PASSWORD_CHANGE = reverse("password_change")
+NEW_PASSWORD = "Q7x9-2468-Zk31"
+REDIRECT_CAP = 10
+
+
+def landing(client, path: str):
+    """The page a browser ends on from `path`, following at most REDIRECT_CAP redirects."""
+    response = client.get(path)
+    chain = [path]
+    while response.status_code == 302:
+        assert len(chain) <= REDIRECT_CAP, f"endless redirects: {chain}"
+        chain.append(response["Location"])
+        response = client.get(response["Location"])
+    assert response.status_code == 200, chain
+    return response
+
+
+@pytest.mark.parametrize("has_device", [False, True], ids=["no-device", "device"])
+@pytest.mark.parametrize("must_change", [True, False], ids=["must-change", "no-change"])
+def test_the_second_step_comes_first_then_the_password_change_then_the_dashboard(
+    client, library_admin, has_device, must_change, no_throttle
+):
+    """Identity first: the second sign-in step, then the forced password change, then the
+    dashboard; every page on the way opens instead of redirecting endlessly."""
+    device = enrol(library_admin)[0] if has_device else None
+    library_admin.must_change_password = must_change
+    library_admin.save(update_fields=["must_change_password"])
+    sign_in_with_password(client, library_admin)
+
+    step = landing(client, HOME)
+    if has_device:
+        assert step.request["PATH_INFO"] == VERIFY
+        done = client.post(VERIFY, {"code": authenticator_code(device), "next": HOME})
+        assert done["Location"] == HOME
+    else:
+        assert step.request["PATH_INFO"] == SETUP
+        done = client.post(SETUP, {"code": code_from_the_page(step), "next": HOME})
+        assert done.status_code == 200 and len(done.context["codes"]) == 10
+    assert is_verified(client)
+
+    page = landing(client, HOME)
+    if must_change:
+        assert page.request["PATH_INFO"] == PASSWORD_CHANGE
+        changed = client.post(
+            PASSWORD_CHANGE,
+            {
+                "old_password": DEFAULT_PASSWORD,
+                "new_password1": NEW_PASSWORD,
+                "new_password2": NEW_PASSWORD,
+            },
+        )
+        assert changed["Location"] == reverse("password_change_done")
+        assert is_verified(client)  # changing the password keeps the second step
+        page = landing(client, HOME)
+    assert page.request["PATH_INFO"] == HOME
+    library_admin.refresh_from_db()
+    assert not library_admin.must_change_password
