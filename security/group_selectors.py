@@ -99,10 +99,10 @@ def group_own_permissions(group: SecurityGroup | None) -> tuple[list, list]:
 
 
 def parent_choices(*, operator, group: SecurityGroup | None) -> QuerySet:
-    """Groups that `group` (None: a new group) may inherit from: those the operator may
-    change, never the group itself or one that inherits from it. The current parent stays
-    offered. The level rule (a parent never has more power) is the model's to check."""
-    choices = policy.scope(operator, "security.change_securitygroup", SecurityGroup)
+    """Groups that `group` (None: a new group) may inherit from (policy.INHERIT_FROM_GROUP),
+    never the group itself or one that inherits from it. The current parent stays offered.
+    The level rule (a parent never has more power) is the model's to check."""
+    choices = policy.scope(operator, policy.INHERIT_FROM_GROUP, SecurityGroup)
     if group is None or group.pk is None:
         return choices.order_by("level", "name")
     if group.parent_id is not None:
@@ -132,4 +132,21 @@ def assignable_groups(*, operator, exclude: SecurityGroup) -> QuerySet:
         policy.scope(operator, policy.ASSIGN_GROUP, SecurityGroup)
         .exclude(pk=exclude.pk)
         .order_by("level", "name")
+    )
+
+
+def groups_split_by_move(site, new_parent) -> list[SecurityGroup]:
+    """Groups owned by a site that a move of `site` under `new_parent` would leave some of
+    their members outside (members at `site` or its branches): the move is refused, or
+    whoever changes such a group would reach people outside their scope."""
+    from patrons.models import Patron
+
+    tree = policy.site_tree()
+    moved = policy.descendants(tree, [site.pk])
+    still_above = set(new_parent.ancestor_ids(include_self=True)) if new_parent else set()
+    owners = Patron.objects.filter(
+        home_site_id__in=moved, security_group__owner_site__isnull=False
+    ).exclude(security_group__owner_site_id__in=moved | still_above)
+    return list(
+        SecurityGroup.objects.filter(pk__in=owners.values("security_group_id")).order_by("name")
     )

@@ -293,6 +293,8 @@ class OperatorAction(models.Model):
         indexes = [
             models.Index(fields=["operator", "-at"], name="operatoraction_operator_at"),
             models.Index(fields=["patron", "-at"], name="operatoraction_patron_at"),
+            # The refusal log's cap (security.log.record_refusal) asks for the last minute.
+            models.Index(fields=["action", "-at"], name="operatoraction_action_at"),
         ]
 
     def __str__(self):

@@ -47,6 +47,10 @@ from sites.models import Site
 
 # Derived actions: not Permission rows; each needs the permission it maps to.
 ASSIGN_GROUP = "security.assign_group"  # obj: the SecurityGroup to give a patron
+# obj: the SecurityGroup a group of the operator's inherits from (its parent): one below
+# their level, within reach; a district group too (a school's Student Aide under Library
+# Aide). What the parent passes on is checked against what the operator holds.
+INHERIT_FROM_GROUP = "security.inherit_from_group"
 GRANT_SITE_ACCESS = "sites.grant_site_access"  # obj: the Site to put in a patron's access
 # obj: a Patron. A signed-in, active patron of any level acting on their own account (/me/);
 # no permission, no site scope, and not closed to level 5 by rule 1.
@@ -55,6 +59,7 @@ OWN_ACCOUNT = "patrons.own_account"
 RESET_TWO_FACTOR = "security.reset_two_factor"
 DERIVED_ACTIONS = {
     ASSIGN_GROUP: "patrons.edit_access",
+    INHERIT_FROM_GROUP: "security.view_securitygroup",
     GRANT_SITE_ACCESS: "patrons.edit_access",
 }
 
@@ -288,14 +293,16 @@ def _group_scope(operator, facts: _Facts, action, perm, qs) -> QuerySet:
         owner_site_ids = facts.owner_site_ids_for(perm)
         if owner_site_ids is not None:
             qs = qs.filter(owner_site_id__in=owner_site_ids)
+    if action != ASSIGN_GROUP:
         qs = qs.filter(is_protected=False)
     if not facts.is_district_admin:
         qs = qs.filter(level__gt=facts.level)
     return qs
 
 
-# Seeing a group and giving it to a patron change nothing the group's other members can do.
-_GROUP_READS = ("security.view_securitygroup", ASSIGN_GROUP)
+# Seeing a group, giving it to a patron and inheriting from it change nothing the group's
+# other members can do.
+_GROUP_READS = ("security.view_securitygroup", ASSIGN_GROUP, INHERIT_FROM_GROUP)
 
 
 def _reaches(reach: frozenset[int] | None, owner_site_id: int | None) -> bool:

@@ -40,6 +40,7 @@ OWNER_OUT_OF_SCOPE = (
     "A group can only belong to a site within your own site access: whoever changes a "
     "group changes what each of its members can do."
 )
+PARENT_OUT_OF_REACH = "A group can only inherit from a group below your level that you can see."
 MEMBERS_OUTSIDE_OWNER = (
     "{count} of this group's members have a home site outside {site}: a group's members "
     "belong to its owner site or one of its branches."
@@ -113,6 +114,11 @@ def _check_level(actor, level: int, action: str) -> None:
 def _check_owner(actor, owner_site: Site | None, action: str) -> None:
     if not policy.can_own_group(actor, action, owner_site):
         raise PermissionDenied(OWNER_OUT_OF_SCOPE)
+
+
+def _check_parent(actor, parent: SecurityGroup | None) -> None:
+    if parent is not None and not policy.can(actor, policy.INHERIT_FROM_GROUP, parent):
+        raise PermissionDenied(PARENT_OUT_OF_REACH)
 
 
 def _check_members_within(members: QuerySet, owner_site: Site | None) -> None:
@@ -227,6 +233,7 @@ def group_create(
     policy.require(actor, "security.add_securitygroup")
     _check_level(actor, level, "security.add_securitygroup")
     _check_owner(actor, owner_site, "security.add_securitygroup")
+    _check_parent(actor, parent)
     group = SecurityGroup(
         name=name,
         level=level,
@@ -289,7 +296,8 @@ def group_update(
         _check_members_within(group.members.all(), owner_site)
         group.owner_site = owner_site
     group.name, group.level, group.description = name, level, description
-    if parent is not UNCHANGED:
+    if parent is not UNCHANGED and parent != group.parent:
+        _check_parent(actor, parent)
         group.parent = parent
     group.updated_by = actor
     with _acting(actor):
@@ -506,6 +514,65 @@ def install_first_district_administrator(
     admin.save()
     admin.site_access.add(site)
     record_first_email(admin)
+    return admin
+
+
+NO_DISTRICT_ADMINISTRATOR_NAMED = (
+    "No District Administrator has the username {username}. To give one a username, name "
+    "them with --email too."
+)
+NO_DISTRICT_ADMINISTRATOR_EMAIL = (
+    "No District Administrator, or more than one, has the email {email}."
+)
+USERNAME_IN_USE = "Another account already uses the username {username}."
+
+
+@transaction.atomic
+def district_administrator_recover(
+    *, username: str, password: str, email: str = "", reset_two_factor: bool = False
+):
+    """From the shell, when nobody can sign in as a District Administrator any more: the
+    one named by `username` (or, with `email`, the one with that email, who then gets
+    `username`) is made active with a new password, and their sign-in lockouts end; their
+    two-factor devices go with `reset_two_factor`. Logged, with no operator."""
+    from axes.utils import reset as axes_reset
+    from django.db.models.functions import Lower
+    from django_otp import device_classes
+
+    from patrons.models import Patron
+
+    admins = Patron.objects.select_for_update(of=("self",)).filter(
+        security_group__level=Level.DISTRICT_ADMINISTRATOR
+    )
+    admin = admins.alias(key=Lower("username")).filter(key=username.lower()).first()
+    if admin is None and not email:
+        raise ValidationError(NO_DISTRICT_ADMINISTRATOR_NAMED.format(username=username))
+    if admin is None:
+        matches = list(admins.alias(key=Lower("email")).filter(key=email.lower())[:2])
+        if len(matches) != 1:
+            raise ValidationError(NO_DISTRICT_ADMINISTRATOR_EMAIL.format(email=email))
+        admin = matches[0]
+        taken = Patron.objects.alias(key=Lower("username")).filter(key=username.lower())
+        if taken.exclude(pk=admin.pk).exists():
+            raise ValidationError(USERNAME_IN_USE.format(username=username))
+    before = log.snapshot(admin, ["username", "status", "password"])
+    admin.username = admin.username or username
+    admin.status = Patron.Status.ACTIVE
+    validate_password(password, admin)
+    admin.set_password(password)
+    admin.must_change_password = False
+    admin.version += 1
+    with _acting(None):
+        admin.full_clean()
+        admin.save()
+        if reset_two_factor:
+            for model in device_classes():
+                model.objects.filter(user=admin).delete()
+    axes_reset(username=admin.username.lower())
+    details = log.changes(before, admin) | {"recovered_from_the_shell": True}
+    if reset_two_factor:
+        details["two_factor_reset"] = True
+    log.record(log.Kind.PATRON_CHANGED, patron=admin, operator_name="manage.py", details=details)
     return admin
 
 

@@ -5,12 +5,16 @@ import pghistory
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from security import log, policy
+from security import group_selectors, log, policy
 from sites.models import Site
 from sites.selectors import site_code_in_use
 
 SITE_CODE_TAKEN = "Another site already uses this code (codes ignore upper and lower case)."
 ROOT_SITE_REFUSED = "Only a District Administrator can create a site without a parent site."
+MOVE_SPLITS_GROUPS = (
+    "Patrons of this site belong to security groups of the site it would leave ({names}): "
+    "give them other groups, or move the groups, first."
+)
 _LOGGED_FIELDS = ("code", "name", "kind", "parent")
 
 
@@ -37,6 +41,10 @@ def site_update(*, actor, site: Site, code: str, name: str, kind: str, parent: S
     new_parent_id = parent.pk if parent is not None else None
     if new_parent_id != site.parent_id:
         _require_may_place_under(actor, parent)
+        split = group_selectors.groups_split_by_move(site, parent)
+        if split:
+            names = ", ".join(group.name for group in split)
+            raise ValidationError({"parent": MOVE_SPLITS_GROUPS.format(names=names)})
     before = log.snapshot(site, _LOGGED_FIELDS)
     site.code, site.name, site.kind, site.parent = code, name, kind, parent
     site.updated_by = actor

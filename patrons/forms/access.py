@@ -103,10 +103,18 @@ class AccessForm(forms.Form):
             (grant.pk, f"Keep {grant.permission.name} at {grant.site}") for grant in self.grants
         ]
         self.fields["keep_grants"].disabled = group_locked
-        self.fields["security_group"].disabled = group_locked or readonly
+        self.fields["security_group"].disabled = readonly or (group_locked and not self.is_bound)
+        if group_locked and self.is_bound:
+            # Shown locked, yet a posted group is taken as posted: changing one's own group
+            # is then refused (403), not silently ignored. Browsers post no locked field.
+            self.fields["security_group"].required = False
+            self.fields["security_group"].widget.attrs["disabled"] = True
         if readonly:
             for field in self.fields.values():
                 field.disabled = True
+
+    def clean_security_group(self) -> SecurityGroup:
+        return self.cleaned_data["security_group"] or self.patron.security_group
 
     def clean_username(self) -> str | None:
         username = self.cleaned_data["username"].strip()

@@ -2,6 +2,7 @@ from datetime import date
 
 import pghistory
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import _user_has_module_perms, _user_has_perm
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
@@ -66,6 +67,11 @@ class PatronQuerySet(models.QuerySet):
 
     def active_district_administrators(self):
         return self.filter(is_active=True, security_group__level=Level.DISTRICT_ADMINISTRATOR)
+
+    def able_to_sign_in(self):
+        """Active, with a username and a usable password."""
+        unusable = {"password__startswith": UNUSABLE_PASSWORD_PREFIX}
+        return self.filter(is_active=True, username__isnull=False).exclude(**unusable)
 
 
 class PatronManager(BaseUserManager.from_queryset(PatronQuerySet)):
@@ -330,6 +336,10 @@ class Patron(AbstractBaseUser, Stamped):
     @property
     def is_operator(self) -> bool:
         return self.level < Level.PATRON
+
+    @property
+    def can_sign_in(self) -> bool:
+        return self.is_active and bool(self.username) and self.has_usable_password()
 
     @property
     def is_district_administrator(self) -> bool:

@@ -8,17 +8,20 @@ import pghistory
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from patrons.models import Patron, PatronEmail
+from patrons.models.patron import BARCODE_TAKEN
 from security import log, policy, preferences
 from security.models import Level, SecurityGroup
 from security.services import grants_review_on_group_change
 from sites.models import Site
 
 __all__ = [
+    "HOME_SITE_ACCESS_NOT_YOURS",
     "LAST_DISTRICT_ADMIN",
+    "LAST_DISTRICT_ADMIN_USERNAME",
     "PIN_FORMAT",
     "PROTECTED_PATRON",
     "SITE_OUT_OF_SCOPE",
@@ -39,10 +42,18 @@ LAST_DISTRICT_ADMIN = (
     "This is the last active District Administrator: make another District Administrator "
     "first, or nobody could administer the district."
 )
+LAST_DISTRICT_ADMIN_USERNAME = (
+    "This is the last District Administrator who can sign in, and signing in needs a "
+    "username: make another District Administrator first."
+)
 PROTECTED_PATRON = "This patron is protected and cannot be deleted."
 PIN_FORMAT = "The PIN must be exactly 4 digits."
 _PIN = re.compile(r"[0-9]{4}")
 SITE_OUT_OF_SCOPE = "You can only give access to sites within your own site access."
+HOME_SITE_ACCESS_NOT_YOURS = (
+    "An operator's home site joins their site access, and you cannot give access to {site}: "
+    "ask someone who edits their Access tab to change the home site."
+)
 STALE_EDIT = (
     "{who} changed this record at {when} while you were editing it ({fields}). Your changes "
     "were not saved: review theirs, then make yours again."
@@ -99,16 +110,35 @@ def patron_create(
     _set_password(patron, password)
     with _acting(actor):
         patron.full_clean()
-        patron.save()
+        _insert(patron)
         if site_access:
             _check_sites_grantable(actor, site_access)
             patron.site_access.set(site_access)
-        _ensure_home_site_access(patron)
+        _ensure_home_site_access(actor, patron)
         record_first_email(patron)
     log.record(
         log.Kind.PATRON_CREATED, operator=actor, patron=patron, details={"group": str(group)}
     )
     return patron
+
+
+# PostgreSQL's name for the UNIQUE of Patron.barcode (unique=True, made by the migrations).
+BARCODE_UNIQUE = "patrons_patron_barcode_key"
+
+
+def _insert(patron: Patron) -> None:
+    """Save a new patron, the unique constraint having the last word: two registrations of
+    one barcode at the same moment both pass every check before it, and the later one gets
+    the forms' field error, not a failure. The savepoint keeps the transaction usable."""
+    try:
+        with transaction.atomic():
+            patron.save()
+    except IntegrityError as error:
+        diagnosis = getattr(error.__cause__, "diag", None)
+        if getattr(diagnosis, "constraint_name", None) == BARCODE_UNIQUE:
+            taken = ValidationError(BARCODE_TAKEN, code="unique")
+            raise ValidationError({"barcode": taken}) from error
+        raise
 
 
 def record_first_email(patron: Patron) -> None:
@@ -147,7 +177,7 @@ def patron_update(*, actor: Patron, patron: Patron, action: str, version: int, *
     with _acting(actor):
         current.full_clean()
         current.save()
-        _ensure_home_site_access(current)
+        _ensure_home_site_access(actor, current)
     _log_changed(actor, current, before)
     if "photo" in fields and old_photo and old_photo.name != current.photo.name:
         _delete_file_on_commit(old_photo)
@@ -180,6 +210,8 @@ def patron_update_access(
     group_changed = security_group.pk != current.security_group_id
     if group_changed:
         _change_group(actor, current, security_group)
+    if current.username and not username:
+        _ensure_not_last_district_admin(current, {"username": LAST_DISTRICT_ADMIN_USERNAME})
     current.username = username or None
     current.must_change_password = must_change_password
     _set_new_password(current, password)
@@ -190,7 +222,7 @@ def patron_update_access(
         current.full_clean()
         current.save()
         _apply_site_access(actor, current, sites)
-        _ensure_home_site_access(current)
+        _ensure_home_site_access(actor, current)
         if group_changed:
             grants_review_on_group_change(actor=actor, operator=current, keep=keep_grants)
     _log_changed(actor, current, before)
@@ -259,7 +291,7 @@ def patron_assign_group(
         patron.full_clean()
         patron.version += 1
         patron.save()
-        _ensure_home_site_access(patron)
+        _ensure_home_site_access(actor, patron)
         if group_changed:
             grants_review_on_group_change(actor=actor, operator=patron, keep=keep_grants)
     _log_changed(actor, patron, before)
@@ -274,7 +306,7 @@ def patron_set_site_access(*, actor: Patron, patron: Patron, sites: Iterable[Sit
     before = log.snapshot(patron, ["site_access"])
     with _acting(actor):
         _apply_site_access(actor, patron, sites)
-        _ensure_home_site_access(patron)
+        _ensure_home_site_access(actor, patron)
         Patron.objects.filter(pk=patron.pk).update(updated_by=actor)
     _log_changed(actor, patron, before)
     policy.forget(patron)
@@ -363,18 +395,31 @@ def _locked(patron: Patron) -> Patron:
     )
 
 
-def _ensure_not_last_district_admin(patron: Patron) -> None:
-    """Call with the patron from _locked(): the District Administrators are locked."""
+def _ensure_not_last_district_admin(patron: Patron, message=LAST_DISTRICT_ADMIN) -> None:
+    """Before a change that stops `patron` administering the district (demotion,
+    deactivation, deletion, no username): another District Administrator must be able to
+    sign in, or nobody could. Call with the patron from _locked(): the District
+    Administrators are locked."""
     if not (patron.is_active and patron.is_district_administrator):
         return
-    if not Patron.objects.active_district_administrators().exclude(pk=patron.pk).exists():
-        raise ValidationError(LAST_DISTRICT_ADMIN)
+    others = Patron.objects.active_district_administrators().able_to_sign_in()
+    if not others.exclude(pk=patron.pk).exists():
+        raise ValidationError(message)
 
 
-def _ensure_home_site_access(patron: Patron) -> None:
-    """Rule 6: Library Aide (4) and above always have their home site in their access."""
-    if patron.needs_home_site_access:
-        patron.site_access.add(patron.home_site)
+def _ensure_home_site_access(actor: Patron, patron: Patron) -> None:
+    """Rule 6: Library Aide (4) and above always have their home site in their access. The
+    rule adds an operator's site only for an actor who may give access to it: otherwise a
+    change of home site would be a way around the Access tab, and it is refused."""
+    if not patron.needs_home_site_access:
+        return
+    if patron.site_access.filter(pk=patron.home_site_id).exists():
+        return
+    if patron.is_operator and not policy.can(actor, policy.GRANT_SITE_ACCESS, patron.home_site):
+        raise ValidationError(
+            {"home_site": HOME_SITE_ACCESS_NOT_YOURS.format(site=patron.home_site)}
+        )
+    patron.site_access.add(patron.home_site)
 
 
 def _apply_site_access(actor: Patron, patron: Patron, sites: Iterable[Site]) -> None:

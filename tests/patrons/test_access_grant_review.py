@@ -12,6 +12,7 @@ from patrons.views.access import GRANTS_REVIEWED
 from security import services as security_services
 from security.models import Grant, Level, OperatorAction
 from tests.factories import OperatorFactory, group_at
+from tests.tab_posts import access_data
 
 pytestmark = pytest.mark.django_db
 
@@ -22,16 +23,6 @@ def url(patron):
 
 def perm(codename: str) -> Permission:
     return Permission.objects.get(content_type__app_label="patrons", codename=codename)
-
-
-def access_data(patron, **changes):
-    data = {
-        "version": patron.version,
-        "security_group": patron.security_group_id,
-        "username": patron.username or "",
-        "site_access": [site.pk for site in patron.site_access.all()],
-    }
-    return data | changes
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from tests.factories import (
     SiteFactory,
     group_at,
 )
+from tests.tab_posts import access_data
 
 pytestmark = pytest.mark.django_db
 
@@ -27,16 +28,6 @@ NEW_PASSWORD = "Shelving42books"
 
 def url(patron):
     return reverse("patrons:tab", kwargs={"pk": patron.pk, "tab": "access"})
-
-
-def access_data(patron, **changes):
-    data = {
-        "version": patron.version,
-        "security_group": patron.security_group_id,
-        "username": patron.username or "",
-        "site_access": [site.pk for site in patron.site_access.all()],
-    }
-    return data | changes
 
 
 def fresh(patron) -> Patron:

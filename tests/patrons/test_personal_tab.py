@@ -17,6 +17,7 @@ from patrons.models import Block, BlockType, Patron, PatronEmail, PatronType
 from patrons.models.patron import email_required_message
 from security.models import Level
 from tests.factories import OperatorFactory, PatronFactory, SiteFactory
+from tests.tab_posts import personal_data
 
 pytestmark = pytest.mark.django_db
 
@@ -32,19 +33,6 @@ def url(patron, tab="personal"):
 
 def photo_url(patron):
     return reverse("patrons:photo", kwargs={"pk": patron.pk})
-
-
-def personal_data(patron, **changes):
-    data = {
-        "version": patron.version,
-        "title": patron.title,
-        "first_name": patron.first_name,
-        "last_name": patron.last_name,
-        "barcode": patron.barcode,
-        "home_site": patron.home_site_id,
-        "status": patron.status,
-    }
-    return data | changes
 
 
 def image_file(fmt="PNG", size=(1000, 800), name="photo.png"):

@@ -11,6 +11,7 @@ from security import policy
 from security import services as security_services
 from security.models import Grant, Level, SecurityGroup
 from tests.factories import OperatorFactory, PatronFactory, SecurityGroupFactory, group_at
+from tests.security.helpers import update_group
 
 pytestmark = pytest.mark.django_db
 
@@ -123,14 +124,7 @@ def test_inactive_district_administrators_do_not_count(district_admin, district)
 # --- security groups ----------------------------------------------------------------------
 
 
-def _update(actor, group, **changes):
-    fields = {
-        "name": group.name,
-        "level": group.level,
-        "description": group.description,
-        "permissions": list(group.permissions.all()),
-    } | changes
-    return security_services.group_update(actor=actor, group=group, **fields)
+_update = update_group
 
 
 @pytest.mark.parametrize("actor_name", ["library_admin", "district_admin"])

@@ -19,10 +19,11 @@ from patrons.models import Patron
 from patrons.models.patron import HOME_SITE_OUTSIDE_GROUP
 from security import policy
 from security import services as security_services
-from security.models import Grant, Level, OperatorAction, SecurityGroup
+from security.models import Level, OperatorAction, SecurityGroup
 from security.services import MEMBERS_OUTSIDE_OWNER, OWNER_OUT_OF_SCOPE
 from sites.models import Site
 from tests.factories import OperatorFactory, PatronFactory, SecurityGroupFactory, group_at
+from tests.security.helpers import update_group
 
 pytestmark = pytest.mark.django_db
 
@@ -151,13 +152,8 @@ def test_a_school_administrator_cannot_delete_the_review_group(client, library_a
 def test_a_district_wide_administrator_changes_the_district_groups(district, night_aide):
     """The boundary's other side: a Library Administrator whose access covers every site."""
     admin = OperatorFactory(level=Level.LIBRARY_ADMINISTRATOR, home_site=district)
-    security_services.group_update(
-        actor=admin,
-        group=night_aide,
-        name=night_aide.name,
-        level=Level.LIBRARY_STAFF,
-        description="",
-        permissions=[perm("patrons.view_patron")],
+    update_group(
+        admin, night_aide, level=Level.LIBRARY_STAFF, permissions=[perm("patrons.view_patron")]
     )
     assert reloaded(night_aide).level == Level.LIBRARY_STAFF
 
@@ -251,12 +247,9 @@ def test_a_parent_cannot_pass_on_to_a_group_of_another_school(
         name="JES Trainee", level=Level.LIBRARY_AIDE, parent=ams_group, owner_site=jes
     )
     with pytest.raises(PermissionDenied, match="JES Trainee"):
-        security_services.group_update(
-            actor=library_admin,
-            group=ams_group,
-            name=ams_group.name,
-            level=ams_group.level,
-            description="",
+        update_group(
+            library_admin,
+            ams_group,
             permissions=[perm("patrons.view_patron"), perm("patrons.edit_notes")],
         )
     assert names(reloaded(ams_group).permissions.all()) == {"patrons.view_patron"}
@@ -306,12 +299,9 @@ def test_members_do_not_move_into_a_group_of_a_narrower_site(
 def test_a_group_does_not_shrink_away_from_its_members(district_admin, ams, ams_branch, ams_group):
     OperatorFactory(security_group=ams_group, home_site=ams)
     with pytest.raises(ValidationError, match="outside"):
-        security_services.group_update(
-            actor=district_admin,
-            group=ams_group,
-            name=ams_group.name,
-            level=ams_group.level,
-            description="",
+        update_group(
+            district_admin,
+            ams_group,
             permissions=[perm("patrons.view_patron")],
             owner_site=ams_branch,
         )
@@ -468,16 +458,74 @@ def _edit(editor, group, edit, other_group, new_level, new_owner, sites):
     security_services.group_update(actor=editor, group=group, **fields)
 
 
-def test_group_changes_leave_no_grant_behind(district_admin, library_admin, ams, ams_group):
-    """Item 6 as the group pages meet it: members whose level changes keep no grant."""
-    member = OperatorFactory(security_group=ams_group, home_site=ams)
-    Grant.objects.create(operator=member, permission=perm("patrons.edit_notes"), site=ams)
-    security_services.group_update(
-        actor=library_admin,
-        group=ams_group,
-        name=ams_group.name,
-        level=Level.LIBRARY_STAFF,
-        description="",
-        permissions=[perm("patrons.view_patron")],
+# --- moving a site ------------------------------------------------------------------------
+
+
+def test_a_branch_does_not_move_away_from_the_groups_of_its_school(
+    district_admin, ams, ams_branch, jes, ams_group
+):
+    from sites import services as site_services
+
+    OperatorFactory(security_group=ams_group, home_site=ams_branch)
+    with pytest.raises(ValidationError) as refused:
+        site_services.site_update(
+            actor=district_admin,
+            site=ams_branch,
+            code=ams_branch.code,
+            name=ams_branch.name,
+            kind=ams_branch.kind,
+            parent=jes,
+        )
+    expected = site_services.MOVE_SPLITS_GROUPS.format(names=ams_group.name)
+    assert refused.value.message_dict["parent"] == [expected]
+    ams_branch.refresh_from_db()
+    assert ams_branch.parent == ams
+
+
+def test_a_branch_whose_members_stay_within_their_groups_moves(
+    district_admin, ams, ams_branch, jes, ams_group
+):
+    from sites import services as site_services
+
+    PatronFactory(home_site=ams_branch)  # in a district group: it reaches everywhere
+    site_services.site_update(
+        actor=district_admin,
+        site=ams_branch,
+        code=ams_branch.code,
+        name=ams_branch.name,
+        kind=ams_branch.kind,
+        parent=jes,
     )
-    assert not Grant.objects.filter(operator=member).exists()
+    ams_branch.refresh_from_db()
+    assert ams_branch.parent == jes
+
+
+# --- inheriting ---------------------------------------------------------------------------
+
+
+def test_a_school_group_inherits_from_a_district_group(library_admin, ams):
+    """Alexandria's Student Aide under Library Aide, made by the school's administrator."""
+    group = security_services.group_create(
+        actor=library_admin,
+        name="Student Aide",
+        level=Level.LIBRARY_AIDE,
+        owner_site=ams,
+        parent=group_at(Level.LIBRARY_AIDE),
+    )
+    assert group.parent == group_at(Level.LIBRARY_AIDE)
+
+
+def test_a_crafted_parent_of_another_school_is_refused(client, library_admin, ams, jes):
+    jes_group = SecurityGroupFactory(name="JES Aides", level=Level.LIBRARY_AIDE, owner_site=jes)
+    client.force_login(library_admin)
+    data = {
+        "name": "Cuckoo",
+        "level": Level.LIBRARY_AIDE,
+        "description": "",
+        "owner_site": ams.pk,
+        "parent": jes_group.pk,
+    }
+    response = client.post(reverse("security:group_create"), data)
+    assert response.status_code == 403
+    assert security_services.PARENT_OUT_OF_REACH in response.content.decode()
+    assert not SecurityGroup.objects.filter(name="Cuckoo").exists()

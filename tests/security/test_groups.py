@@ -34,9 +34,9 @@ from security.services import (
 )
 from security.views.groups import PROTECTED_NOTE, READ_ONLY_NOTE
 from tests.factories import OperatorFactory, PatronFactory, SecurityGroupFactory, group_at
+from tests.security.helpers import update_group
 
 pytestmark = pytest.mark.django_db
-
 
 
 @pytest.fixture
@@ -250,15 +250,7 @@ def test_a_parent_cannot_gain_power_over_its_children(library_admin, student_aid
 # --- services -------------------------------------------------------------------------------
 
 
-def _update(actor, group, **changes):
-    group = reloaded(group)
-    fields = {
-        "name": group.name,
-        "level": group.level,
-        "description": group.description,
-        "permissions": list(group.permissions.all()),
-    } | changes
-    return security_services.group_update(actor=actor, group=group, **fields)
+_update = update_group
 
 
 def test_the_change_permission_alone_is_enough_for_the_service(librarian):

@@ -26,6 +26,7 @@ GROUP_ACTIONS = [
     "security.change_securitygroup",
     "security.delete_securitygroup",
     policy.ASSIGN_GROUP,
+    policy.INHERIT_FROM_GROUP,
 ]
 SITE_ACTIONS = ["sites.view_site", "sites.change_site", policy.GRANT_SITE_ACCESS]
 GRANTABLE = PATRON_ACTIONS + ["security.change_securitygroup", "sites.change_site"]

@@ -18,26 +18,54 @@ NO_PASSWORD = (
 PASSWORDS_DIFFER = "The two passwords differ."
 
 
+NEEDED_TO_INSTALL = "To set up LibStaff, give {options}."
+RECOVERED = "District Administrator {username} can sign in again with the new password{two_factor}."
+
+
 class Command(BaseCommand):
-    help = "Create the first site and the District Administrator (once)."
+    help = (
+        "Create the first site and the District Administrator (once); with --recover, let a "
+        "District Administrator sign in again."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--site-code", required=True, help="For example DIST.")
-        parser.add_argument("--site-name", required=True)
+        parser.add_argument("--site-code", help="For example DIST.")
+        parser.add_argument("--site-name")
         parser.add_argument("--username", required=True)
-        parser.add_argument("--email", required=True)
+        parser.add_argument("--email")
         parser.add_argument("--first-name", default="")
-        parser.add_argument("--last-name", required=True)
+        parser.add_argument("--last-name")
         parser.add_argument(
             "--password", help=f"Default: ${PASSWORD_ENV}, else asked for in the terminal."
         )
         parser.add_argument(
             "--demo", action="store_true", help="Load demo libraries, operators and patrons."
         )
+        parser.add_argument(
+            "--recover",
+            action="store_true",
+            help="Recovery when nobody can sign in as a District Administrator: give the one "
+            "named by --username (or by --email, who then gets --username) a new password, "
+            "make them active and end their lockouts.",
+        )
+        parser.add_argument(
+            "--reset-two-factor",
+            action="store_true",
+            help="With --recover: also remove their authenticator (a lost phone).",
+        )
 
     def handle(self, *args, **options):
+        if options["recover"]:
+            return self._recover(options)
         if accounts.is_installed():
             raise CommandError(ALREADY_INSTALLED)
+        missing = [
+            f"--{name.replace('_', '-')}"
+            for name in ("site_code", "site_name", "email", "last_name")
+            if not options[name]
+        ]
+        if missing:
+            raise CommandError(NEEDED_TO_INSTALL.format(options=", ".join(missing)))
         try:
             admin = services.install_first_district_administrator(
                 site_code=options["site_code"],
@@ -58,6 +86,21 @@ class Command(BaseCommand):
         if options["demo"]:
             accounts.load_demo_data(stdout=self.stdout)
             self.stdout.write(self.style.SUCCESS(accounts.DEMO_LOADED))
+
+    def _recover(self, options) -> None:
+        try:
+            admin = services.district_administrator_recover(
+                username=options["username"],
+                email=options["email"] or "",
+                password=self._password(options),
+                reset_two_factor=options["reset_two_factor"],
+            )
+        except ValidationError as error:
+            raise CommandError(_describe(error)) from error
+        two_factor = " (and sets up two-factor sign-in anew)" if options["reset_two_factor"] else ""
+        self.stdout.write(
+            self.style.SUCCESS(RECOVERED.format(username=admin.username, two_factor=two_factor))
+        )
 
     def _password(self, options) -> str:
         password = options["password"] or os.environ.get(PASSWORD_ENV)
