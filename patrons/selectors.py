@@ -36,6 +36,7 @@ from django.db.models.functions import Lower
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan
 from django.utils import timezone
 
+from libstaff import paging
 from libstaff.queries import count_per_row
 from patrons.models import Block, Identifier, Note, Patron, PatronType
 from patrons.models.patron import BARCODE_MISSING, BARCODE_SORT, EXPIRY_SORT, fold
@@ -92,6 +93,7 @@ class PatronPage:
     previous_cursor: str | None = None
     exact_hit: Patron | None = None  # the only match, found exactly: open its record
     words: list[str] = field(default_factory=list)
+    notice: str = ""  # why this is the first page, when the link asked for another
 
     @property
     def count_is_bounded(self) -> bool:
@@ -137,6 +139,8 @@ def patron_search(
     else:
         count = matches.order_by().values("pk")[: COUNT_LIMIT + 1].count()
     page = PatronPage(rows=rows, count=count, words=words)
+    if listing.cursor_damaged:
+        page.notice = paging.CURSOR_DAMAGED
     if rows and (listing.backwards or has_more):
         page.next_cursor = encode_cursor(listing.sort, rows[-1].sort_values)
     if rows and (has_more if listing.backwards else not listing.first_page):
@@ -238,6 +242,7 @@ class _Listing:
         self.page_size = page_size
         self.cursor = decode_cursor(self.sort, after or before, self.key)
         self.first_page = self.cursor is None
+        self.cursor_damaged = bool(after or before) and self.cursor is None
         self.backwards = bool(before) and not after and self.cursor is not None
         self.reverse = descending != self.backwards  # the direction the database reads in
 
@@ -284,7 +289,10 @@ class _Listing:
             site_ids = Case(When(code=code, then=first_ids(within)), default=site_ids)
             sites = sites.filter(code__lte=code) if self.reverse else sites.filter(code__gte=code)
         ids_per_site = sites.order_by("-code" if self.reverse else "code").annotate(ids=site_ids)
-        ids = chain.from_iterable(ids_per_site.values_list("ids", flat=True))
+        # A search that can match nothing ("-": no word, no exact hit) compiles to no
+        # subquery at all, and a site then gets NULL (or 0, inside the CASE), not an array.
+        arrays = ids_per_site.values_list("ids", flat=True)
+        ids = chain.from_iterable(found for found in arrays if isinstance(found, list))
         return list(islice(ids, self.page_size + 1))
 
     def _trimmed(self, found: list[Patron]) -> tuple[list[Patron], bool]:
@@ -350,22 +358,31 @@ def encode_cursor(sort: str, values: Sequence) -> str:
 
 
 def decode_cursor(sort: str, cursor: str, sort_key: SortKey) -> list | None:
-    """The sort values in a cursor; None when it is damaged or made for another sort."""
-    if not cursor:
+    """The sort values in a cursor; None when it is damaged or made for another sort.
+
+    A cursor is input like any other: each value must be of its sort key's type and one
+    the database accepts (see libstaff.paging), or the whole cursor is refused."""
+    if not cursor or len(cursor) > paging.MAX_CURSOR_LENGTH:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         cursor_sort, values = json.loads(base64.urlsafe_b64decode(padded))
-        if cursor_sort != sort or len(values) != len(sort_key.types):
+        shaped = isinstance(values, list) and len(values) == len(sort_key.types)
+        if cursor_sort != sort or not shaped:
             return None
         return [_typed(kind, value) for kind, value in zip(sort_key.types, values, strict=True)]
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, RecursionError, binascii.Error):  # RecursionError: [[[[...
         return None
 
 
 def _typed(kind: type, value):
-    if kind is date:
+    """The ints of a sort key are ids, its strs column text, its dates ISO dates."""
+    if kind is date and isinstance(value, str):
         return date.fromisoformat(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise TypeError(f"{value!r} is not a {kind.__name__}")
-    return value
+    if kind is int and paging.is_id(value):
+        return value
+    if kind is str and paging.is_text(value):
+        return value
+    if kind is bool and isinstance(value, bool):
+        return value
+    raise TypeError(f"{value!r} is not a {kind.__name__} of a cursor")

@@ -8,11 +8,11 @@ from django.urls import reverse
 from PIL import Image, ImageOps
 
 from patrons.models import Patron
+from patrons.models.patron import BARCODE_TAKEN
 from patrons.record_selectors import barcode_in_use
 from security import policy
 from sites.models import Site
 
-BARCODE_TAKEN = "Another patron already has this barcode."
 PHOTO_TOO_LARGE = "The photo is larger than 5 MB: choose a smaller file."
 PHOTO_FORMAT = "The photo must be a JPEG or PNG image."
 STALE_REBASED = (
