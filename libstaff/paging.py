@@ -1,9 +1,14 @@
-"""What the keyset pages of the patron list and the operator log share.
+"""What the keyset pages of the patron list and the operator log share: cursors, and the
+address their live filters push.
 
 A page link carries a cursor (the last row's sort key). A cursor that cannot be read, from a
 damaged, hand-edited or out-of-date link, never fails the request: the page starts over at
 the first page and says so (`CURSOR_DAMAGED`, shown by templates/_pager.html).
 """
+
+from urllib.parse import urlencode
+
+from django_htmx.http import push_url
 
 CURSOR_DAMAGED = "This page link is damaged or out of date: here is the first page."
 # Longer than any cursor the pages make, and than the request line a server accepts
@@ -27,3 +32,18 @@ def is_text(value) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def push_set_parameters(response, request, *, defaults: dict[str, str] | None = None):
+    """Answer an htmx filter request with the page's address carrying only the parameters
+    that are set (HX-Push-Url wins over the form's hx-push-url, which pushes every empty
+    field the form sends: ?q=x&status=&group=&...). Parameters equal to `defaults` go too."""
+    defaults = defaults or {}
+    kept = [
+        (name, value)
+        for name, values in request.GET.lists()
+        for value in values
+        if value.strip() and defaults.get(name) != value
+    ]
+    url = f"{request.path}?{urlencode(kept)}" if kept else request.path
+    return push_url(response, url)

@@ -36,7 +36,7 @@ class ForcePasswordChangeMiddleware:
             and user.must_change_password
             and not _open_before_password_change(request, user)
         ):
-            return redirect("password_change")
+            return _whole_page_redirect(request, reverse("password_change"))
         return self.get_response(request)
 
 
@@ -161,7 +161,10 @@ def _exempt(request) -> bool:
 
 
 def _to_second_factor(request):
-    url = second_factor_url(request)
+    return _whole_page_redirect(request, second_factor_url(request))
+
+
+def _whole_page_redirect(request, url: str):
     if getattr(request, "htmx", False):
         return HttpResponseClientRedirect(url)  # a whole page, not a swap into a tab
     return redirect(url)

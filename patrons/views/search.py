@@ -1,12 +1,11 @@
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import push_url
 
+from libstaff import paging
 from patrons import selectors
 from patrons.forms.search import PatronSearchForm
 from security import policy
@@ -69,20 +68,7 @@ def patron_list(request):
     if not partial:
         return render(request, LIST_TEMPLATE, context)
     response = render(request, LIST_TEMPLATE + "#results", context)
-    return push_url(response, search_url(request))
-
-
-def search_url(request) -> str:
-    """The list's address with only the parameters that are set, for the address bar after
-    a live search (HX-Push-Url wins over the form's hx-push-url, which would push every
-    empty filter the form sends: ?q=x&status=&group=&...). The default sort is left out."""
-    kept = [
-        (name, value)
-        for name, values in request.GET.lists()
-        for value in values
-        if value.strip() and not (name == "sort" and value == selectors.DEFAULT_SORT)
-    ]
-    return f"{request.path}?{urlencode(kept)}" if kept else request.path
+    return paging.push_set_parameters(response, request, defaults={"sort": selectors.DEFAULT_SORT})
 
 
 def count_label(page: selectors.PatronPage) -> str:

@@ -16,6 +16,7 @@ from django.utils.text import capfirst
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
+from libstaff import paging
 from security import log, policy, selectors
 from security.forms.log import OperatorLogFilterForm
 from security.models import OperatorAction
@@ -85,9 +86,10 @@ def _page(request, form: OperatorLogFilterForm, status: int = 200):
         "filtered": form.is_filtered,
         "no_entries": NO_ENTRIES,
     }
-    partial = request.htmx and not request.htmx.history_restore_request
-    template = LOG_TEMPLATE + "#results" if partial else LOG_TEMPLATE
-    return render(request, template, context, status=status)
+    if not (request.htmx and not request.htmx.history_restore_request):
+        return render(request, LOG_TEMPLATE, context, status=status)
+    response = render(request, LOG_TEMPLATE + "#results", context, status=status)
+    return paging.push_set_parameters(response, request)
 
 
 # --- presenting an entry ------------------------------------------------------------------

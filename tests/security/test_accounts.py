@@ -149,6 +149,14 @@ def test_forced_password_change_leads_every_page_to_the_form(client, must_change
     assert response["Location"] == reverse("password_change")
 
 
+def test_an_htmx_request_is_led_to_the_form_as_a_whole_page(client, must_change):
+    """Not swapped into a tab of the page the operator had open."""
+    client.force_login(must_change)
+    response = client.get(reverse("patrons:list"), headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == reverse("password_change")
+
+
 def test_forced_password_change_is_cleared_by_changing_it(client, must_change):
     client.force_login(must_change)
     form = client.get(reverse("password_change"))

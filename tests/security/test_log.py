@@ -803,3 +803,17 @@ def test_the_export_has_the_pages_columns(client, district_admin, librarian, ams
 def test_outside_a_request_no_address_is_logged(librarian):
     log.record(Kind.LOGIN, operator=librarian)
     assert only_entry().ip_address is None
+
+
+def test_a_live_filter_of_the_log_pushes_only_the_parameters_that_are_set(client, library_admin):
+    """As the patron list does: the form sends every field, the address names those set."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    client.force_login(library_admin)
+    unset = {"operator": "", "action": "", "patron": "", "date_from": "", "date_to": ""}
+    response = client.get(LOG, unset | {"action": "refused"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    url = urlsplit(response["HX-Push-Url"])
+    assert (url.path, dict(parse_qsl(url.query))) == (LOG, {"action": "refused"})
+    response = client.get(LOG, unset, headers={"HX-Request": "true"})
+    assert response["HX-Push-Url"] == LOG
