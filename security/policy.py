@@ -18,7 +18,9 @@ The rules (ARCHITECTURE.md):
 4. A patron's record is changed, and a group assigned, only when the patron's level and the
    new level are strictly below the operator's (District Administrators excepted), within
    the operator's site scope; nobody changes their own group.
-5. Site scope: access to a site covers its descendants; outside scope is "not found".
+5. Site scope: access to a site covers its descendants; outside scope is "not found". A
+   patron's notes and blocks have an owner site: they are seen and changed with the
+   patron's rule and only within the operator's scope of that owner site.
 7. Explicit grants (security.models.Grant) give one permission at one site and its
    descendants; who may give and take them back: `can_grant`, `can_revoke_grant`.
 Two-factor sign-in: RESET_TWO_FACTOR (obj: a Patron) is for District Administrators only,
@@ -334,6 +336,24 @@ def group_owner_sites(operator, action: str) -> QuerySet:
     )
 
 
+def _owned_rule(operator, facts: _Facts, action, perm, record) -> bool:
+    """A sub-record of a patron with an owner site (a note, a block): the patron's rule,
+    and the owner site within the operator's scope for `perm` (a note of another school
+    is not seen, let alone changed)."""
+    return facts.holds_at(perm, record.owner_site_id) and _patron_rule(
+        operator, facts, action, perm, record.patron
+    )
+
+
+def _owned_scope(operator, facts: _Facts, action, perm, qs) -> QuerySet:
+    site_ids = facts.site_ids_for(perm)
+    if site_ids is not None:
+        qs = qs.filter(owner_site_id__in=site_ids, patron__home_site_id__in=site_ids)
+    if action != "patrons.view_patron" and not facts.is_district_admin:
+        qs = qs.filter(patron__security_group__level__gt=facts.level)
+    return qs
+
+
 def _site_rule(operator, facts: _Facts, action, perm, site) -> bool:
     return facts.holds_at(perm, site.pk)
 
@@ -350,20 +370,24 @@ def _patron_model():
 
 
 class _Rules(dict):
-    """Model -> rule, resolving the patron model lazily (it imports this module)."""
+    """Model -> rule, resolving the patrons app's models lazily (they import this module)."""
 
-    def __init__(self, patron, group, site):
+    OWNED = ("patrons.Note", "patrons.Block")  # a patron's sub-records with an owner site
+
+    def __init__(self, patron, group, site, owned):
         super().__init__({SecurityGroup: group, Site: site})
-        self._patron = patron
+        self._patron, self._owned = patron, owned
 
     def get(self, model, default=None):
         if model is _patron_model():
             return self._patron
+        if model._meta.label in self.OWNED:
+            return self._owned
         return super().get(model, default)
 
 
-_OBJECT_RULES = _Rules(_patron_rule, _group_rule, _site_rule)
-_SCOPES = _Rules(_patron_scope, _group_scope, _site_scope)
+_OBJECT_RULES = _Rules(_patron_rule, _group_rule, _site_rule, _owned_rule)
+_SCOPES = _Rules(_patron_scope, _group_scope, _site_scope, _owned_scope)
 
 
 # --- explicit grants (rule 7) -------------------------------------------------------------

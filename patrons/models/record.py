@@ -43,8 +43,13 @@ class Identifier(Stamped):
 
 class BlockQuerySet(models.QuerySet):
     def active(self):
+        """Not lifted, and not expired: a block stops counting by itself on the day after
+        its expiry date (no job needed)."""
         today = timezone.localdate()
-        return self.filter(models.Q(expires_on__isnull=True) | models.Q(expires_on__gte=today))
+        return self.filter(
+            models.Q(expires_on__isnull=True) | models.Q(expires_on__gte=today),
+            lifted_at__isnull=True,
+        )
 
 
 @track_history()
@@ -56,15 +61,32 @@ class Block(Stamped):
     expires_on = models.DateField(null=True, blank=True)
     owner_site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="+")
     note = models.CharField(max_length=300, blank=True)
+    # Lifting keeps the block, with who lifted it, when and why (the history shows it too).
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        "patrons.Patron", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lift_reason = models.CharField("reason for lifting", max_length=300, blank=True)
 
     objects = BlockQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(lifted_at__isnull=True) | ~models.Q(lift_reason=""),
+                name="block_lifted_with_a_reason",
+            ),
+        ]
 
     def __str__(self):
         return str(self.block_type)
 
     @property
+    def is_lifted(self) -> bool:
+        return self.lifted_at is not None
+
+    @property
     def is_active(self) -> bool:
-        return self.expires_on is None or self.expires_on >= timezone.localdate()
+        not_expired = self.expires_on is None or self.expires_on >= timezone.localdate()
+        return not_expired and not self.is_lifted

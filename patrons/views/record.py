@@ -2,31 +2,21 @@
 
 A tab loaded directly is a full page; requested by htmx it is the `record` partial of the
 same template (header, tab bar and tab body), so the URL stays the tab's and the header
-shows what a save just changed. Every tab is a `Tab` in `patrons.views.tabs.TABS`, with a
-handler `(request, patron, tab) -> HttpResponse`.
+shows what a save just changed. Every tab is a `patrons.tabs.Tab` that an app registered,
+with a handler `(request, patron, tab) -> HttpResponse`; the bar shows those the operator
+may see.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 
-from patrons import record_selectors
+from patrons import record_selectors, tabs
 from patrons.models import Patron
+from patrons.tabs import Tab
 from security import policy
 
 RECORD_TEMPLATE = "patrons/patron_detail.html"
-
-
-@dataclass(frozen=True)
-class Tab:
-    slug: str
-    label: str
-    template: str
-    edit_action: str | None
-    handler: Callable[..., HttpResponse]
 
 
 def record_queryset():
@@ -40,13 +30,11 @@ def get_patron_or_404(request, pk: int) -> Patron:
 
 
 def render_tab(request, patron: Patron, tab: Tab, context: dict, *, status: int = 200):
-    from patrons.views.tabs import TABS
-
     template = RECORD_TEMPLATE + "#record" if request.htmx else RECORD_TEMPLATE
     context = {
         "patron": patron,
         "tab": tab,
-        "tabs": TABS,
+        "tabs": tabs.visible_tabs(request.user, patron),
         "can_edit": can_edit(request.user, patron, tab),
         "can_delete": request.user.has_perm("patrons.delete_patron", patron),
         "badges": record_selectors.patron_header_badges(patron),
@@ -62,18 +50,15 @@ def can_edit(operator, patron: Patron, tab: Tab) -> bool:
 @login_required
 def patron_record(request, pk: int):
     """The record opens on its first tab."""
-    from patrons.views.tabs import TABS
-
-    get_patron_or_404(request, pk)
-    return redirect("patrons:tab", pk=pk, tab=TABS[0].slug)
+    patron = get_patron_or_404(request, pk)
+    return redirect("patrons:tab", pk=pk, tab=tabs.visible_tabs(request.user, patron)[0].slug)
 
 
 @login_required
 def patron_tab(request, pk: int, tab: str):
-    from patrons.views.tabs import TABS_BY_SLUG
-
     patron = get_patron_or_404(request, pk)
-    if tab not in TABS_BY_SLUG:
+    selected = tabs.get(tab)
+    if selected is None:
         raise Http404("No such tab.")
-    selected = TABS_BY_SLUG[tab]
+    policy.require(request.user, selected.view_action, patron)
     return selected.handler(request, patron, selected)

@@ -7,7 +7,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from patrons.models import Patron
+from patrons.models import Block, BlockType, Note, NoteType, Patron
 from security import policy
 from security.models import Grant, Level, SecurityGroup
 from sites.models import Site
@@ -43,7 +43,7 @@ operators = st.fixed_dictionaries(
         "active": st.booleans(),
     }
 )
-patrons = st.lists(st.tuples(levels, site_indexes), min_size=1, max_size=8)
+patrons = st.lists(st.tuples(levels, site_indexes, site_indexes), min_size=1, max_size=8)
 owners = st.one_of(st.none(), site_indexes)
 groups = st.lists(st.tuples(levels, st.booleans(), owners), max_size=4)
 
@@ -74,10 +74,19 @@ def _operator(spec, sites):
     return Patron.objects.select_related("security_group").get(pk=operator.pk)
 
 
+def _owned_records(patron, owner_site):
+    """A note and a block of the patron, owned by `owner_site`."""
+    note_type, block_type = NoteType.objects.first(), BlockType.objects.first()
+    Note.objects.create(patron=patron, note_type=note_type, text="n", owner_site=owner_site)
+    Block.objects.create(patron=patron, block_type=block_type, owner_site=owner_site)
+
+
 def _agree(operator, action, model):
     everything = model.objects.all()
     if model is Patron:
         everything = everything.select_related("security_group")
+    elif model in (Note, Block):
+        everything = everything.select_related("patron__security_group")
     allowed = {obj.pk for obj in everything if policy.can(operator, action, obj)}
     scoped = set(policy.scope(operator, action, model).values_list("pk", flat=True))
     assert scoped == allowed, (action, operator.security_group.level)
@@ -90,8 +99,9 @@ def _agree(operator, action, model):
 def test_scope_agrees_with_can(default_groups, operator_spec, patron_specs, group_specs):
     with transaction.atomic():
         sites = _sites()
-        for level, site_index in patron_specs:
-            PatronFactory(security_group=group_at(level), home_site=sites[site_index])
+        for level, site_index, owner_index in patron_specs:
+            patron = PatronFactory(security_group=group_at(level), home_site=sites[site_index])
+            _owned_records(patron, sites[owner_index])
         for level, protected, owner in group_specs:
             owner_site = None if owner is None else sites[owner]
             SecurityGroupFactory(level=level, is_protected=protected, owner_site=owner_site)
@@ -102,4 +112,8 @@ def test_scope_agrees_with_can(default_groups, operator_spec, patron_specs, grou
             _agree(operator, action, SecurityGroup)
         for action in SITE_ACTIONS:
             _agree(operator, action, Site)
+        for action in ("patrons.view_patron", "patrons.edit_notes"):
+            _agree(operator, action, Note)
+        for action in ("patrons.view_patron", "patrons.edit_blocks"):
+            _agree(operator, action, Block)
         transaction.set_rollback(True)
