@@ -6,18 +6,19 @@ from collections.abc import Sequence
 
 from django import forms
 from django.contrib.auth import password_validation
-from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.db.models.functions import Lower
 
 from patrons.forms.record import add_service_errors, rebase_after_stale_edit
+from patrons.forms.sign_in import (  # noqa: F401 (the tab's messages, for its tests)
+    CONFIRMATION_MISMATCH,
+    CONFIRMATION_MISSING,
+    USERNAME_TAKEN,
+    SignInFields,
+)
 from patrons.models import Patron
 from patrons.services import PIN_FORMAT
 from security.models import Grant, SecurityGroup
 from sites.models import Site
 
-USERNAME_TAKEN = "Another account already uses this username (usernames ignore case)."
-CONFIRMATION_MISMATCH = "The two passwords do not match."
-CONFIRMATION_MISSING = "Type the new password again to confirm it."
 # Service errors on fields this form does not have: where the operator will look for them.
 SERVICE_FIELDS = {"email": "security_group", "password": "password1"}
 
@@ -33,29 +34,10 @@ class GrantIdsField(forms.TypedMultipleChoiceField):
         return True
 
 
-class AccessForm(forms.Form):
+class AccessForm(SignInFields):
     version = forms.IntegerField(widget=forms.HiddenInput)
     security_group = forms.ModelChoiceField(
         queryset=SecurityGroup.objects.all(), empty_label=None, label="Security group"
-    )
-    username = forms.CharField(
-        required=False,
-        max_length=150,
-        validators=[UnicodeUsernameValidator()],
-        help_text="Without a username the patron cannot sign in.",
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-    )
-    password1 = forms.CharField(
-        label="New password",
-        required=False,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    password2 = forms.CharField(
-        label="New password confirmation",
-        required=False,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     must_change_password = forms.BooleanField(
         label="Force password change at next login", required=False
@@ -116,39 +98,19 @@ class AccessForm(forms.Form):
     def clean_security_group(self) -> SecurityGroup:
         return self.cleaned_data["security_group"] or self.patron.security_group
 
-    def clean_username(self) -> str | None:
-        username = self.cleaned_data["username"].strip()
-        if not username:
-            return None
-        # Lower(), not iexact: it is what the unique index patron_username_unique_ci holds.
-        taken = Patron.objects.alias(lowered=Lower("username")).filter(lowered=username.lower())
-        if taken.exclude(pk=self.patron.pk).exists():
-            raise forms.ValidationError(USERNAME_TAKEN)
-        return username
-
-    def clean(self):
-        data = super().clean()
-        password, confirmation = data.get("password1"), data.get("password2")
-        if password and not confirmation:
-            self.add_error("password2", CONFIRMATION_MISSING)
-        elif password and password != confirmation:
-            self.add_error("password2", CONFIRMATION_MISMATCH)
-        elif password:
-            self._validate_password(password, data)
-        return data
-
-    def _validate_password(self, password: str, data: dict) -> None:
-        candidate = Patron(
+    def sign_in_candidate(self, data: dict) -> Patron:
+        return Patron(
             pk=self.patron.pk,
             username=data.get("username"),
             first_name=self.patron.first_name,
             last_name=self.patron.last_name,
             email=self.patron.email,
         )
-        try:
-            password_validation.validate_password(password, candidate)
-        except forms.ValidationError as error:
-            self.add_error("password1", error)
+
+    def clean(self):
+        data = super().clean()
+        self.clean_sign_in(data)
+        return data
 
     def service_arguments(self) -> dict:
         data = self.cleaned_data

@@ -2,17 +2,42 @@ from django import forms
 
 from patrons import record_selectors
 from patrons.forms.record import BARCODE_TAKEN, add_service_errors
+from patrons.forms.sign_in import SignInFields
 from patrons.models import Patron, email_required_message
 from security import preferences
+from security.models import Level
+from sites.models import Site
 
 DUPLICATE_OK_LABEL = "Save anyway: this is a different person"
 
 
-class RegisterForm(forms.ModelForm):
-    """A new patron. The site and group lists offer what the operator may give; a crafted
-    choice outside them reaches services.patron_create, whose policy check refuses it."""
+class RegisterForm(SignInFields, forms.ModelForm):
+    """A new patron, or an operator in one step: with a staff group, the sign-in fields and
+    the site access of the Access tab, with its rules and messages. The site, group and
+    site access lists offer what the operator may give; a crafted choice outside them
+    reaches services.patron_create, whose policy check refuses it."""
 
     duplicate_ok = forms.BooleanField(label=DUPLICATE_OK_LABEL, required=False)
+    password1 = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Without a password the patron cannot sign in until one is set.",
+    )
+    password2 = forms.CharField(
+        label="Password confirmation",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    site_access = forms.ModelMultipleChoiceField(
+        queryset=Site.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The sites whose patrons an operator works with (with their branches); "
+        "the home site joins by itself.",
+    )
 
     class Meta:
         model = Patron
@@ -27,6 +52,7 @@ class RegisterForm(forms.ModelForm):
             "home_site",
             "expiry_date",
             "security_group",
+            "must_change_password",
         ]
         widgets = {
             "birth_date": forms.DateInput(attrs={"type": "date"}),
@@ -45,6 +71,10 @@ class RegisterForm(forms.ModelForm):
         sites = list(record_selectors.registration_sites(operator=operator))
         self.fields["security_group"].widget.choices = [(g.pk, str(g)) for g in groups]
         self.fields["home_site"].widget.choices = [(s.pk, str(s)) for s in sites]
+        grantable = record_selectors.grantable_sites(operator=operator)
+        self.fields["site_access"].widget.choices = [(s.pk, str(s)) for s in grantable]
+        # For the page's script, which shows the sign-in fields for staff groups only.
+        self.staff_group_ids = [g.pk for g in groups if g.level < Level.PATRON]
         if not self.is_bound:
             self.initial.setdefault("security_group", default.pk)
             offered = {site.pk for site in sites}
@@ -59,11 +89,28 @@ class RegisterForm(forms.ModelForm):
             raise forms.ValidationError(BARCODE_TAKEN)
         return barcode
 
+    def sign_in_candidate(self, data: dict) -> Patron:
+        return Patron(
+            username=data.get("username"),
+            first_name=data.get("first_name", ""),
+            last_name=data.get("last_name", ""),
+            email=data.get("email", ""),
+        )
+
+    def clean(self):
+        data = super().clean()
+        self.clean_sign_in(data)
+        return data
+
     def service_arguments(self) -> dict:
-        fields = {name: self.cleaned_data[name] for name in self._meta.fields}
+        data = self.cleaned_data
+        fields = {name: data[name] for name in self._meta.fields}
         if fields["email"]:
             fields["communication_channel"] = Patron.Channel.EMAIL
+        fields["username"] = data["username"]
+        fields["password"] = data["password1"] or None
+        fields["site_access"] = data["site_access"]
         return fields
 
     def add_service_errors(self, error) -> None:
-        add_service_errors(self, error)
+        add_service_errors(self, error, field_map={"password": "password1"})

@@ -24,6 +24,8 @@ def email_required_message() -> str:
 
 
 BARCODE_TAKEN = "Another patron already has this barcode."
+USERNAME_TAKEN = "Another account already uses this username (usernames ignore case)."
+USERNAME_UNIQUE = "patron_username_unique_ci"  # the constraint that has the last word
 HOME_SITE_OUTSIDE_GROUP = (
     "The security group {group} belongs to {site}: its members' home sites must be {site} "
     "or one of its branches."
@@ -34,6 +36,13 @@ HOME_SITE_OUTSIDE_GROUP = (
 # around unaccent() made by migration 0007_search, so that their results can be stored and
 # indexed: libstaff_fold(text) lowers, strips accents, drops apostrophes, hyphens to spaces.
 NO_EXPIRY = date(9999, 12, 31)  # sorts patrons without an expiry date after every other
+
+
+def username_taken(username: str, *, exclude_pk: int | None = None) -> bool:
+    """Whether another account has this username, ignoring case as the unique constraint
+    (USERNAME_UNIQUE, on lower(username)) does."""
+    taken = Patron.objects.alias(lowered=Lower("username")).filter(lowered=username.lower())
+    return (taken.exclude(pk=exclude_pk) if exclude_pk else taken).exists()
 
 
 def fold(expression) -> models.Func:
@@ -240,7 +249,7 @@ class Patron(AbstractBaseUser, Stamped):
     class Meta:
         ordering = ["last_name", "first_name", "pk"]
         constraints = [
-            models.UniqueConstraint(Lower("username"), name="patron_username_unique_ci"),
+            models.UniqueConstraint(Lower("username"), name=USERNAME_UNIQUE),
         ]
         indexes = [
             GinIndex(OpClass("search_name", name="gin_trgm_ops"), name="patron_search_name_trgm"),
@@ -300,6 +309,9 @@ class Patron(AbstractBaseUser, Stamped):
             raise ValidationError({"email": email_required_message()})
         if self.security_group_id and self.home_site_id:
             self._check_home_site_in_group()
+        if self.username and username_taken(self.username, exclude_pk=self.pk):
+            # Said next to the field (the constraint alone would say it about the record).
+            raise ValidationError({"username": USERNAME_TAKEN})
 
     def _check_home_site_in_group(self) -> None:
         """A group owned by a site is for patrons at that site and its branches: whoever may

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from patrons.models import Patron, PatronEmail
-from patrons.models.patron import BARCODE_TAKEN
+from patrons.models.patron import BARCODE_TAKEN, USERNAME_TAKEN, USERNAME_UNIQUE
 from security import log, policy, preferences
 from security.models import Level, SecurityGroup
 from security.services import grants_review_on_group_change
@@ -127,18 +127,25 @@ BARCODE_UNIQUE = "patrons_patron_barcode_key"
 
 
 def _insert(patron: Patron) -> None:
-    """Save a new patron, the unique constraint having the last word: two registrations of
-    one barcode at the same moment both pass every check before it, and the later one gets
-    the forms' field error, not a failure. The savepoint keeps the transaction usable."""
+    """Save a new patron, the unique constraints having the last word: two registrations of
+    one barcode (or username) at the same moment both pass every check before them, and the
+    later one gets the forms' field error, not a failure. The savepoint keeps the
+    transaction usable."""
     try:
         with transaction.atomic():
             patron.save()
     except IntegrityError as error:
         diagnosis = getattr(error.__cause__, "diag", None)
-        if getattr(diagnosis, "constraint_name", None) == BARCODE_UNIQUE:
-            taken = ValidationError(BARCODE_TAKEN, code="unique")
-            raise ValidationError({"barcode": taken}) from error
-        raise
+        field, message = _UNIQUE_FIELDS.get(getattr(diagnosis, "constraint_name", None), (None, ""))
+        if field is None:
+            raise
+        raise ValidationError({field: ValidationError(message, code="unique")}) from error
+
+
+_UNIQUE_FIELDS = {
+    BARCODE_UNIQUE: ("barcode", BARCODE_TAKEN),
+    USERNAME_UNIQUE: ("username", USERNAME_TAKEN),
+}
 
 
 def record_first_email(patron: Patron) -> None:

@@ -207,6 +207,20 @@
     if (problem && problem.matches("[aria-invalid='true']")) problem.focus({ preventScroll: true });
   }
 
+  /* Registration: the sign-in fields and site access are for staff groups; without
+     JavaScript they are always shown (and ignored for a patron without a username). */
+  function showSignInFields(fieldset) {
+    var select = document.getElementById(fieldset.dataset.groupField);
+    if (!select) return;
+    var staff = fieldset.dataset.staffGroups.split(",");
+    var update = function () {
+      fieldset.hidden = staff.indexOf(select.value) === -1;
+    };
+    select.addEventListener("change", update);
+    update();
+  }
+  document.querySelectorAll("fieldset[data-staff-groups]").forEach(showSignInFields);
+
   enhance(document);
   document.addEventListener("htmx:load", function (event) {
     enhance(event.detail.elt);
