@@ -207,6 +207,8 @@ STORAGES = {
     },
 }
 MEDIA_URL = "media/"
+# Files attached to patron records (patrons.forms.attachments): the largest accepted.
+LIBSTAFF_ATTACHMENT_MAX_MB = env.int("LIBSTAFF_ATTACHMENT_MAX_MB", default=10)
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

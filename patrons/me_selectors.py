@@ -12,6 +12,7 @@ from datetime import date
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from patrons import system_blocks
 from patrons.models import Block, Note, Patron, PatronType
 from security import policy
 from security.models import SecurityGroup
@@ -52,7 +53,13 @@ def own_standing(patron: Patron) -> Standing:
 
 
 def own_blocks(patron: Patron) -> QuerySet:
+    """Every active block on the patron's own account, whatever its owner site: the owner
+    site limits which staff see a block, never the patron it stops."""
     return Block.objects.active().filter(patron=patron).select_related("block_type")
+
+
+def own_system_blocks(patron: Patron) -> list:
+    return system_blocks.blocks_of(patron)
 
 
 def own_notes(patron: Patron) -> QuerySet:

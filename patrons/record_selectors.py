@@ -10,7 +10,9 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Lower
 
-from patrons.models import Block, Patron, PatronEmail
+from patrons import system_blocks
+from patrons.block_selectors import visible_active_blocks
+from patrons.models import Patron, PatronEmail
 from patrons.services import LAST_DISTRICT_ADMIN, PROTECTED_PATRON
 from security import policy, preferences
 from security.models import BARCODE_SERIAL_DIGITS, Grant, SecurityGroup
@@ -31,12 +33,14 @@ class HeaderBadges:
     balance_owed: Decimal | None = None
 
 
-def patron_header_badges(patron: Patron) -> HeaderBadges:
-    """The status badges of the record header, in one query whatever the sub-records."""
+def patron_header_badges(patron: Patron, *, operator) -> HeaderBadges:
+    """The status badges of the record header, in one query whatever the sub-records (plus
+    the system block providers'). Blocked: an active block the operator sees (its owner
+    site within their scope), or a system block."""
     flags = (
         Patron.objects.filter(pk=patron.pk)
         .annotate(
-            blocked=Exists(Block.objects.active().filter(patron=OuterRef("pk"))),
+            blocked=Exists(visible_active_blocks(operator).filter(patron=OuterRef("pk"))),
             undeliverable=Exists(
                 PatronEmail.objects.filter(patron=OuterRef("pk"), is_undeliverable=True)
             ),
@@ -46,7 +50,7 @@ def patron_header_badges(patron: Patron) -> HeaderBadges:
     ) or {"blocked": False, "undeliverable": False}
     return HeaderBadges(
         expired=patron.is_expired,
-        blocked=flags["blocked"],
+        blocked=flags["blocked"] or bool(system_blocks.blocks_of(patron)),
         email_undeliverable=flags["undeliverable"],
     )
 

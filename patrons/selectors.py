@@ -38,7 +38,8 @@ from django.utils import timezone
 
 from libstaff import paging
 from libstaff.queries import count_per_row
-from patrons.models import Block, Identifier, Note, Patron, PatronType
+from patrons import block_selectors
+from patrons.models import Identifier, Note, Patron, PatronType
 from patrons.models.patron import BARCODE_MISSING, BARCODE_SORT, EXPIRY_SORT, fold
 from security import policy
 from security.models import SecurityGroup
@@ -121,12 +122,12 @@ def patron_search(
     query = " ".join(query.split())
     words = search_words(query)
     site_ids = _site_filter_ids(filters)
-    matches = _filtered(Patron.objects.visible_to(operator), filters, site_ids)
+    matches = _filtered(Patron.objects.visible_to(operator), filters, site_ids, operator)
     exact_ids = _exact_ids(query) if query else []
     if query:
         name_match = _name_match(words)
         matches = matches.filter(Q(pk__in=exact_ids) | name_match if exact_ids else name_match)
-    listing = _Listing(sort, after, before, page_size)
+    listing = _Listing(sort, after, before, page_size, operator)
     if listing.by_site:
         sites = policy.scope(operator, "patrons.view_patron", Site)
         if site_ids is not None:
@@ -198,7 +199,7 @@ def _site_filter_ids(filters: PatronFilters) -> frozenset[int] | None:
     return policy.descendants(policy.site_tree(), [filters.site.pk])
 
 
-def _filtered(patrons: QuerySet, filters: PatronFilters, site_ids) -> QuerySet:
+def _filtered(patrons: QuerySet, filters: PatronFilters, site_ids, operator) -> QuerySet:
     # Not expired, written as a range of the expiry sort key (no expiry date = 9999-12-31):
     # sorted by expiry, the index starts at today instead of reading every expired patron.
     today = timezone.localdate()
@@ -215,10 +216,10 @@ def _filtered(patrons: QuerySet, filters: PatronFilters, site_ids) -> QuerySet:
     if filters.source:
         patrons = patrons.filter(source=filters.source)
     if filters.has_active_block is not None:
-        blocked = Exists(Block.objects.active().filter(patron=OuterRef("pk")))
+        blocked = block_selectors.blocked_condition(operator)
         patrons = patrons.filter(blocked if filters.has_active_block else ~blocked)
     if filters.has_notes is not None:
-        noted = Exists(Note.objects.filter(patron=OuterRef("pk")))
+        noted = Exists(_visible_notes(operator).filter(patron=OuterRef("pk")))
         patrons = patrons.filter(noted if filters.has_notes else ~noted)
     if filters.is_generic is not None:
         patrons = patrons.filter(is_generic=filters.is_generic)
@@ -231,7 +232,8 @@ def _filtered(patrons: QuerySet, filters: PatronFilters, site_ids) -> QuerySet:
 class _Listing:
     """Which page of which order: the sort, and the cursor it starts from (if any)."""
 
-    def __init__(self, sort: str, after: str, before: str, page_size: int):
+    def __init__(self, sort: str, after: str, before: str, page_size: int, operator):
+        self.operator = operator  # the row counts are of what they may see
         descending = sort.startswith("-")
         name = sort.lstrip("-")
         if name not in SORTS:
@@ -258,7 +260,8 @@ class _Listing:
         if self.cursor is not None:
             page = page.filter(RowCompare(keys.values(), self.cursor, after=not self.reverse))
         page_ids = page.order_by(*ordering).values("pk")[: self.page_size + 1]
-        rows = _listed(Patron.objects.filter(pk__in=page_ids), exact_ids).annotate(**keys)
+        rows = _listed(Patron.objects.filter(pk__in=page_ids), exact_ids, self.operator)
+        rows = rows.annotate(**keys)
         found = list(rows.order_by(*ordering))
         for row in found:
             row.sort_values = [getattr(row, name) for name in keys]
@@ -269,7 +272,8 @@ class _Listing:
         so: each site's first page by name (index patron_site_sort), sites in code order,
         in one query; then those rows."""
         ids = self._ids_by_site(matches, sites)
-        by_pk = {row.pk: row for row in _listed(matches, exact_ids).filter(pk__in=ids)}
+        listed = _listed(matches, exact_ids, self.operator).filter(pk__in=ids)
+        by_pk = {row.pk: row for row in listed}
         found = [by_pk[pk] for pk in ids if pk in by_pk]
         for row in found:
             row.sort_values = [row.home_site.code, row.sort_name, row.pk]
@@ -305,13 +309,18 @@ class _Listing:
         return found, has_more
 
 
-def _listed(matches: QuerySet, exact_ids: list[int]) -> QuerySet:
+def _visible_notes(operator) -> QuerySet:
+    """Notes count and filter only where the operator sees them (their owner site)."""
+    return policy.scope(operator, "patrons.view_patron", Note)
+
+
+def _listed(matches: QuerySet, exact_ids: list[int], operator) -> QuerySet:
     """The columns of the list: a row's site, group, active blocks, notes, exact hit. The
     counts are a subquery per listed row (50 at most), after the sort and limit, never over
     every match."""
     return matches.select_related("security_group", "home_site").annotate(
-        active_blocks=count_per_row(Block.objects.active(), "patron"),
-        note_count=count_per_row(Note.objects.all(), "patron"),
+        active_blocks=block_selectors.active_block_count(operator),
+        note_count=count_per_row(_visible_notes(operator), "patron"),
         exact_hit=ExpressionWrapper(Q(pk__in=exact_ids), output_field=BooleanField())
         if exact_ids
         else Value(False),

@@ -11,8 +11,10 @@ import datetime
 import decimal
 from contextvars import ContextVar
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from security.models import OperatorAction
 
@@ -122,6 +124,37 @@ def _value(obj, name: str):
     if isinstance(value, datetime.date | datetime.time | decimal.Decimal):
         return str(value)
     return value
+
+
+# --- presenting what changed (the operator log, and a patron record's History tab) -------
+
+
+def _field(model, name: str):
+    try:
+        return model._meta.get_field(name) if model is not None else None
+    except FieldDoesNotExist:
+        return None
+
+
+def field_label(model, name: str) -> str:
+    field = _field(model, name)
+    verbose = getattr(field, "verbose_name", None) or name.replace("_", " ")
+    return capfirst(str(verbose))
+
+
+def shown_value(model, name: str, value) -> str:
+    field = _field(model, name)
+    if value in (None, "", []):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {shown_value(None, key, item)}" for key, item in value.items())
+    if getattr(field, "choices", None):
+        return str(dict(field.flatchoices).get(value, value))
+    return str(value)
 
 
 def _describe(obj) -> str:

@@ -19,7 +19,7 @@ The rules (ARCHITECTURE.md):
    new level are strictly below the operator's (District Administrators excepted), within
    the operator's site scope; nobody changes their own group.
 5. Site scope: access to a site covers its descendants; outside scope is "not found". A
-   patron's notes and blocks have an owner site: they are seen and changed with the
+   patron's notes, blocks and statistics have an owner site: they are seen and changed with the
    patron's rule and only within the operator's scope of that owner site.
 7. Explicit grants (security.models.Grant) give one permission at one site and its
    descendants; who may give and take them back: `can_grant`, `can_revoke_grant`.
@@ -372,7 +372,8 @@ def _patron_model():
 class _Rules(dict):
     """Model -> rule, resolving the patrons app's models lazily (they import this module)."""
 
-    OWNED = ("patrons.Note", "patrons.Block")  # a patron's sub-records with an owner site
+    # A patron's sub-records with an owner site.
+    OWNED = ("patrons.Note", "patrons.Block", "patrons.PatronStatistic")
 
     def __init__(self, patron, group, site, owned):
         super().__init__({SecurityGroup: group, Site: site})

@@ -12,10 +12,18 @@ from patrons.models.patron import (
     PatronManager,
     email_required_message,
 )
-from patrons.models.record import Block, Identifier, Note
+from patrons.models.record import (
+    Attachment,
+    Block,
+    Identifier,
+    Note,
+    PatronStatistic,
+    ProgramMeasure,
+)
 
 __all__ = [
     "email_required_message",
+    "Attachment",
     "Block",
     "BlockType",
     "Guardian",
@@ -28,7 +36,9 @@ __all__ = [
     "PatronEmail",
     "PatronManager",
     "PatronPhone",
+    "PatronStatistic",
     "PatronType",
     "Program",
+    "ProgramMeasure",
     "StatisticalCategory",
 ]

@@ -1,4 +1,6 @@
-"""Notes, identifiers and blocks on a patron's record."""
+"""Notes, identifiers, blocks and attachments on a patron's record."""
+
+import uuid
 
 from django.db import models
 from django.utils import timezone
@@ -90,3 +92,75 @@ class Block(Stamped):
     def is_active(self) -> bool:
         not_expired = self.expires_on is None or self.expires_on >= timezone.localdate()
         return not_expired and not self.is_lifted
+
+
+def attachment_path(instance, filename: str) -> str:
+    """A name that reveals nothing: not the patron, not the file's own name (kept in
+    Attachment.file_name for the download)."""
+    return f"patron-attachments/{uuid.uuid4().hex}"
+
+
+@track_history()
+class Attachment(Stamped):
+    """A file on the record (a signed form, an ID scan), stored under MEDIA_ROOT and served
+    only through patrons.views.attachments, which asks the policy."""
+
+    patron = models.ForeignKey(
+        "patrons.Patron", on_delete=models.CASCADE, related_name="attachments"
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    file_name = models.CharField("file name", max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    description = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return self.description or self.file_name
+
+
+@track_history()
+class PatronStatistic(Stamped):
+    """A statistical category on a patron (Alexandria's Statistics tab), with a note, owned
+    by a site: only operators whose scope covers that site see it."""
+
+    patron = models.ForeignKey(
+        "patrons.Patron", on_delete=models.CASCADE, related_name="statistics"
+    )
+    category = models.ForeignKey("patrons.StatisticalCategory", on_delete=models.PROTECT)
+    note = models.CharField(max_length=200, blank=True)
+    owner_site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["category__name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patron", "category", "owner_site"], name="patronstatistic_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return str(self.category)
+
+
+@track_history()
+class ProgramMeasure(Stamped):
+    """One measure of a reading program (Alexandria's Programs tab): a value at a date,
+    with the grade the patron was in and where the figure came from."""
+
+    patron = models.ForeignKey(
+        "patrons.Patron", on_delete=models.CASCADE, related_name="program_measures"
+    )
+    program = models.ForeignKey("patrons.Program", on_delete=models.PROTECT)
+    grade = models.CharField(max_length=20, blank=True)
+    value = models.DecimalField(max_digits=8, decimal_places=2)
+    measured_on = models.DateField("date")
+    source = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        ordering = ["program__name", "measured_on", "pk"]
+
+    def __str__(self):
+        return f"{self.program} {self.value} ({self.measured_on})"

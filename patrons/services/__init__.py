@@ -2,9 +2,15 @@
 
 patron.py holds the record and access operations; contact.py the Contact tab's."""
 
+from patrons.services.attachments import *  # noqa: F403
+from patrons.services.blocks import *  # noqa: F403
 from patrons.services.contact import *  # noqa: F403
+from patrons.services.generic import *  # noqa: F403
+from patrons.services.identifiers import *  # noqa: F403
+from patrons.services.notes import *  # noqa: F403
 from patrons.services.patron import *  # noqa: F403
 from patrons.services.patron import (  # noqa: F401 (private helpers other modules reuse)
     _acting,
     _locked,
 )
+from patrons.services.statistics import *  # noqa: F403

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from patrons.models import Patron, PatronEmail
 from patrons.models.patron import BARCODE_TAKEN, USERNAME_TAKEN, USERNAME_UNIQUE
+from patrons.services.generic import check_generic
 from security import log, policy, preferences
 from security.models import Level, SecurityGroup
 from security.services import grants_review_on_group_change
@@ -115,6 +116,7 @@ def patron_create(
             _check_sites_grantable(actor, site_access)
             patron.site_access.set(site_access)
         _ensure_home_site_access(actor, patron)
+        check_generic(patron, marking=True)
         record_first_email(patron)
     log.record(
         log.Kind.PATRON_CREATED, operator=actor, patron=patron, details={"group": str(group)}
@@ -185,6 +187,8 @@ def patron_update(*, actor: Patron, patron: Patron, action: str, version: int, *
         current.full_clean()
         current.save()
         _ensure_home_site_access(actor, current)
+        if "is_generic" in fields:
+            check_generic(current, marking=True)
     _log_changed(actor, current, before)
     if "photo" in fields and old_photo and old_photo.name != current.photo.name:
         _delete_file_on_commit(old_photo)
@@ -230,6 +234,7 @@ def patron_update_access(
         current.save()
         _apply_site_access(actor, current, sites)
         _ensure_home_site_access(actor, current)
+        check_generic(current, marking=False)
         if group_changed:
             grants_review_on_group_change(actor=actor, operator=current, keep=keep_grants)
     _log_changed(actor, current, before)
@@ -299,6 +304,7 @@ def patron_assign_group(
         patron.version += 1
         patron.save()
         _ensure_home_site_access(actor, patron)
+        check_generic(patron, marking=False)
         if group_changed:
             grants_review_on_group_change(actor=actor, operator=patron, keep=keep_grants)
     _log_changed(actor, patron, before)
@@ -314,6 +320,7 @@ def patron_set_site_access(*, actor: Patron, patron: Patron, sites: Iterable[Sit
     with _acting(actor):
         _apply_site_access(actor, patron, sites)
         _ensure_home_site_access(actor, patron)
+        check_generic(patron, marking=False)
         Patron.objects.filter(pk=patron.pk).update(updated_by=actor)
     _log_changed(actor, patron, before)
     policy.forget(patron)
@@ -363,10 +370,13 @@ def patron_delete(*, actor: Patron, patron: Patron) -> None:
     # Logged before the delete, which empties the entry's patron link: the name stays.
     deleted = {"name": patron.display_name, "barcode": patron.barcode, "username": patron.username}
     log.record(log.Kind.PATRON_DELETED, operator=actor, patron=patron, details=deleted)
+    files = [attachment.file for attachment in patron.attachments.all()]
     with _acting(actor):
         patron.delete()
     if patron.photo:
-        _delete_file_on_commit(patron.photo)
+        files.append(patron.photo)
+    for file in files:
+        _delete_file_on_commit(file)
 
 
 def _log_changed(actor: Patron, patron: Patron, before: dict) -> None:
@@ -377,8 +387,8 @@ def _log_changed(actor: Patron, patron: Patron, before: dict) -> None:
 
 
 def _delete_file_on_commit(file) -> None:
-    """Photos are personal data: a replaced or deleted patron's photo leaves the disk too,
-    once the change is committed."""
+    """Photos and attachments are personal data: replaced or deleted, they leave the disk
+    too, once the change is committed."""
     storage, name = file.storage, file.name
     transaction.on_commit(lambda: storage.delete(name))
 

@@ -39,6 +39,7 @@ def me(request):
         "patron": patron,
         "standing_messages": _standing_messages(patron),
         "blocks": me_selectors.own_blocks(patron),
+        "system_blocks": me_selectors.own_system_blocks(patron),
         "notes": me_selectors.own_notes(patron),
         "fees": me_selectors.own_fees(patron),
         "emails": patron.emails.all(),

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from patrons import record_selectors, tabs
 from patrons.models import Patron
 from patrons.tabs import Tab
+from patrons.views import note_popup
 from security import policy
 
 RECORD_TEMPLATE = "patrons/patron_detail.html"
@@ -37,7 +38,8 @@ def render_tab(request, patron: Patron, tab: Tab, context: dict, *, status: int 
         "tabs": tabs.visible_tabs(request.user, patron),
         "can_edit": can_edit(request.user, patron, tab),
         "can_delete": request.user.has_perm("patrons.delete_patron", patron),
-        "badges": record_selectors.patron_header_badges(patron),
+        "badges": record_selectors.patron_header_badges(patron, operator=request.user),
+        "popup_notes": note_popup.popup_notes_for_visit(request, patron),
         **context,
     }
     return render(request, template, context, status=status)
@@ -51,6 +53,7 @@ def can_edit(operator, patron: Patron, tab: Tab) -> bool:
 def patron_record(request, pk: int):
     """The record opens on its first tab."""
     patron = get_patron_or_404(request, pk)
+    note_popup.start_visit(request)
     return redirect("patrons:tab", pk=pk, tab=tabs.visible_tabs(request.user, patron)[0].slug)
 
 

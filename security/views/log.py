@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import FieldDoesNotExist
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -174,32 +173,9 @@ def _model_of(entry: OperatorAction):
         return None
 
 
-def _field(model, name: str):
-    try:
-        return model._meta.get_field(name) if model is not None else None
-    except FieldDoesNotExist:
-        return None
-
-
-def _label(model, name: str) -> str:
-    field = _field(model, name)
-    verbose = getattr(field, "verbose_name", None) or name.replace("_", " ")
-    return capfirst(str(verbose))
-
-
-def _shown(model, name: str, value) -> str:
-    field = _field(model, name)
-    if value in (None, "", []):
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{key}: {_shown(None, key, item)}" for key, item in value.items())
-    if getattr(field, "choices", None):
-        return str(dict(field.flatchoices).get(value, value))
-    return str(value)
+# Shared with the History tab of a patron record (patrons.history_selectors).
+_label = log.field_label
+_shown = log.shown_value
 
 
 # --- CSV ----------------------------------------------------------------------------------

@@ -231,3 +231,22 @@
     }
   });
 })();
+
+/* --- Pop-up notes (Notes tab) ----------------------------------------------------------
+   A record's pop-up notes come on the first full page of a visit as
+   <dialog data-popup-notes> (patrons/views/note_popup.py): opened here as a modal, with the
+   focus on it; Escape or its Close button dismiss it, and it leaves the page, so that
+   nothing on this page brings it back. */
+(function () {
+  "use strict";
+
+  var dialog = document.querySelector("dialog[data-popup-notes]");
+  if (!dialog || dialog.open || typeof dialog.showModal !== "function") return;
+  var before = document.activeElement;
+  dialog.addEventListener("close", function () {
+    dialog.remove();
+    if (before && before !== document.body && document.contains(before)) before.focus();
+  });
+  dialog.showModal();
+  dialog.focus();
+})();

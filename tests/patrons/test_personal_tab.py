@@ -59,6 +59,7 @@ def test_every_personal_field_is_on_the_tab(client, librarian, patron):
 
 def test_saving_personal_fields(client, librarian, patron):
     student = PatronType.objects.create(code="student", name="Student")
+    patron.site_access.add(patron.home_site)  # a generic account must have site access
     client.force_login(librarian)
     response = client.post(
         url(patron),

@@ -10,6 +10,7 @@ from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from patrons import tabs
+from patrons.models import Attachment
 from security.models import Grant, Level
 from tests.factories import OperatorFactory, PatronFactory, SecurityGroupFactory
 
@@ -78,6 +79,8 @@ GRID = {
     "patrons:record": staff_only(302, operator_at_other_site=404),
     "patrons:tab": staff_only(operator_at_other_site=404),
     "patrons:photo": staff_only(operator_at_other_site=404),
+    # An attachment of the AMS patron: served only through the policy.
+    "patrons:attachment": staff_only(operator_at_other_site=404),
     "security:working_site": staff_only(),
     "sites:list": staff_only(**SITES_ADMINS_ONLY),
     "sites:create": staff_only(**SITES_ADMINS_ONLY),
@@ -108,6 +111,13 @@ TAB_GRID = {
     "personal": staff_only(operator_at_other_site=404),
     "contact": staff_only(operator_at_other_site=404),
     "access": staff_only(operator_at_other_site=404),
+    "attachments": staff_only(operator_at_other_site=404),
+    "statistics": staff_only(operator_at_other_site=404),
+    "programs": staff_only(operator_at_other_site=404),
+    "notes": staff_only(operator_at_other_site=404),
+    "blocks": staff_only(operator_at_other_site=404),
+    "identifiers": staff_only(operator_at_other_site=404),
+    "history": staff_only(operator_at_other_site=404),
 }
 
 
@@ -121,6 +131,10 @@ def url_kwargs(name, objects):
         "patrons:record": {"pk": objects["target"].pk},
         "patrons:delete": {"pk": objects["target"].pk},
         "patrons:photo": {"pk": objects["target"].pk},
+        "patrons:attachment": {
+            "pk": objects["target"].pk,
+            "attachment_id": objects["attachment"].pk,
+        },
         "patrons:tab": {"pk": objects["target"].pk, "tab": "personal"},
         "password_reset_confirm": {"uidb64": "MQ", "token": "invalid-token"},
         "preferences:list": {"slug": "note-types"},
@@ -155,7 +169,17 @@ def test_url_grid(client, roles, ams, name, settings, tmp_path):
         site=ams,
     )
     group = SecurityGroupFactory(name="AMS Aides", level=Level.LIBRARY_AIDE, owner_site=ams)
-    objects = {"ams": ams, "target": target, "grant": grant, "group": group}
+    attachment = Attachment(
+        patron=target, file_name="form.pdf", content_type="application/pdf", size=9
+    )
+    attachment.file.save("form.pdf", ContentFile(b"%PDF-1.4\n"), save=True)
+    objects = {
+        "ams": ams,
+        "target": target,
+        "grant": grant,
+        "group": group,
+        "attachment": attachment,
+    }
     url = reverse(name, kwargs=url_kwargs(name, objects))
     got = {}
     for role in ROLES:
