@@ -16,6 +16,7 @@ class PatronsConfig(AppConfig):
             identifiers,
             notes,
             personal,
+            proxies,
             statistics,
         )
 
@@ -82,6 +83,14 @@ class PatronsConfig(AppConfig):
                 "patrons/tabs/programs.html",
                 statistics.programs_tab,
                 order=70,
+                edit_action="patrons.edit_personal",
+            ),
+            tabs.Tab(
+                "proxies",
+                "Proxies",
+                "patrons/tabs/proxies.html",
+                proxies.proxies_tab,
+                order=75,
                 edit_action="patrons.edit_personal",
             ),
             tabs.Tab(

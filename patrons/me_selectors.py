@@ -13,7 +13,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from patrons import system_blocks
-from patrons.models import Block, Note, Patron, PatronType
+from patrons.models import Block, Note, Patron, PatronType, ProxyLink
 from security import policy
 from security.models import SecurityGroup
 from sites.models import Site
@@ -60,6 +60,11 @@ def own_blocks(patron: Patron) -> QuerySet:
 
 def own_system_blocks(patron: Patron) -> list:
     return system_blocks.blocks_of(patron)
+
+
+def own_proxy_for(patron: Patron) -> QuerySet:
+    """Whom the patron may act for now (their own links: no staff scope applies)."""
+    return ProxyLink.objects.active().filter(proxy=patron).select_related("patron")
 
 
 def own_notes(patron: Patron) -> QuerySet:

@@ -19,6 +19,7 @@ from patrons.models.record import (
     Note,
     PatronStatistic,
     ProgramMeasure,
+    ProxyLink,
 )
 
 __all__ = [
@@ -40,5 +41,6 @@ __all__ = [
     "PatronType",
     "Program",
     "ProgramMeasure",
+    "ProxyLink",
     "StatisticalCategory",
 ]

@@ -164,3 +164,41 @@ class ProgramMeasure(Stamped):
 
     def __str__(self):
         return f"{self.program} {self.value} ({self.measured_on})"
+
+
+class ProxyLinkQuerySet(models.QuerySet):
+    def active(self):
+        today = timezone.localdate()
+        return self.filter(models.Q(expires_on__isnull=True) | models.Q(expires_on__gte=today))
+
+
+@track_history()
+class ProxyLink(Stamped):
+    """Alma's "Proxy For": `proxy` may act for `patron` (collect their holds, renew their
+    loans) until `expires_on`, if given. Both records show the link."""
+
+    proxy = models.ForeignKey(
+        "patrons.Patron", on_delete=models.CASCADE, related_name="proxy_for_links"
+    )
+    patron = models.ForeignKey(
+        "patrons.Patron", on_delete=models.CASCADE, related_name="proxy_links"
+    )
+    expires_on = models.DateField("until", null=True, blank=True)
+
+    objects = ProxyLinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["proxy", "patron"], name="proxylink_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(proxy=models.F("patron")), name="proxylink_not_oneself"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.proxy} for {self.patron}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.expires_on is None or self.expires_on >= timezone.localdate()

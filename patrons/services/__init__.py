@@ -13,4 +13,5 @@ from patrons.services.patron import (  # noqa: F401 (private helpers other modul
     _acting,
     _locked,
 )
+from patrons.services.proxies import *  # noqa: F403
 from patrons.services.statistics import *  # noqa: F403

@@ -41,6 +41,7 @@ def me(request):
         "blocks": me_selectors.own_blocks(patron),
         "system_blocks": me_selectors.own_system_blocks(patron),
         "notes": me_selectors.own_notes(patron),
+        "proxy_for": me_selectors.own_proxy_for(patron),
         "fees": me_selectors.own_fees(patron),
         "emails": patron.emails.all(),
         "addresses": patron.addresses.all(),

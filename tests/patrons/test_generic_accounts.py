@@ -125,3 +125,15 @@ def test_an_account_that_is_not_generic_is_given_a_staff_group(client, librarian
     )
     assert response.status_code == 200
     assert fresh(patron).security_group == staff_group
+
+
+def test_a_record_with_proxies_cannot_be_marked_generic(client, librarian, patron, ams):
+    from patrons.models import ProxyLink
+
+    patron.site_access.add(ams)
+    ProxyLink.objects.create(proxy=PatronFactory(home_site=ams), patron=patron)
+    client.force_login(librarian)
+    response = client.post(tab_url(patron, "personal"), personal_data(patron, is_generic="on"))
+    assert response.status_code == 422
+    assert response.context["form"].errors["is_generic"] == [services.GENERIC_HAS_PROXIES]
+    assert not fresh(patron).is_generic

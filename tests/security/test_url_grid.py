@@ -114,6 +114,7 @@ TAB_GRID = {
     "attachments": staff_only(operator_at_other_site=404),
     "statistics": staff_only(operator_at_other_site=404),
     "programs": staff_only(operator_at_other_site=404),
+    "proxies": staff_only(operator_at_other_site=404),
     "notes": staff_only(operator_at_other_site=404),
     "blocks": staff_only(operator_at_other_site=404),
     "identifiers": staff_only(operator_at_other_site=404),
