@@ -142,3 +142,21 @@ def test_read_only_without_edit_personal_and_at_the_level_boundary(
     assert add(client, colleague, child.barcode).status_code == 403
     assert add(client, parent, colleague.barcode).status_code == 403
     assert not ProxyLink.objects.exists()
+
+
+def test_the_tab_runs_the_same_queries_with_1_or_20_links(client, librarian, parent, ams):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(tab_url(parent, "proxies")).status_code == 200
+        return len(captured)
+
+    client.force_login(librarian)
+    ProxyLink.objects.create(proxy=parent, patron=PatronFactory(home_site=ams))
+    one = queries()
+    for _ in range(10):
+        ProxyLink.objects.create(proxy=parent, patron=PatronFactory(home_site=ams))
+        ProxyLink.objects.create(proxy=PatronFactory(home_site=ams), patron=parent)
+    assert queries() == one
