@@ -81,3 +81,22 @@ def type_second_factor(page, device):
     expect(page.get_by_role("heading", name="Two-factor sign-in")).to_be_visible()
     page.get_by_label(VERIFY_LABEL).fill(authenticator_code(device))
     page.get_by_role("button", name="Verify").click()
+
+
+# Chromium reports each refusal on the console too; this catches them whatever its wording.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  console.error("CSP violation: " + event.violatedDirective + " blocked " + event.blockedURI);
+});
+"""
+
+
+@pytest.fixture
+def problems(page):
+    """Console errors, uncaught exceptions and Content-Security-Policy violations, as they
+    happen: a journey ends with `assert problems == []`."""
+    found = []
+    page.add_init_script(REPORT_VIOLATIONS)
+    page.on("console", lambda msg: found.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda error: found.append(f"uncaught: {error}"))
+    return found

@@ -12,10 +12,10 @@ pytestmark = pytest.mark.e2e
 PDF = b"%PDF-1.4\n% signed photo consent\n%%EOF\n"
 
 
-def test_upload_then_download(live_server, librarian, patron, page, screenshot, settings, tmp_path):
+def test_upload_then_download(
+    live_server, librarian, patron, page, problems, screenshot, settings, tmp_path
+):
     settings.MEDIA_ROOT = tmp_path
-    errors = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     e2e.sign_in(page, live_server, librarian)
     page.goto(f"{live_server.url}/staff/patrons/{patron.pk}/attachments/")
     expect(page.get_by_text("No files are attached to this record.")).to_be_visible()
@@ -35,4 +35,4 @@ def test_upload_then_download(live_server, librarian, patron, page, screenshot, 
     assert saved.read_bytes() == PDF
     assert download.value.suggested_filename == "consent.pdf"
     assert Attachment.objects.get(patron=patron).description == "Photo consent 2026"
-    assert errors == []
+    assert problems == []

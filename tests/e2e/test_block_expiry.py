@@ -11,19 +11,9 @@ from playwright.sync_api import expect
 from patrons.models import Block, BlockType
 from patrons.views.blocks import BLOCK_ADDED, BLOCK_LIFTED
 from tests.e2e import conftest as e2e
-from tests.e2e.test_csp import REPORT_VIOLATIONS
 from tests.factories import PatronFactory
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def problems(page):
-    found = []
-    page.add_init_script(REPORT_VIOLATIONS)
-    page.on("console", lambda msg: found.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda error: found.append(f"uncaught: {error}"))
-    return found
 
 
 def test_expired_blocks_stop_showing_and_a_block_is_added_and_lifted(

@@ -14,13 +14,6 @@ from tests.factories import PatronFactory
 
 pytestmark = pytest.mark.e2e
 
-# Chromium reports each refusal on the console too; this catches them whatever its wording.
-REPORT_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", function (event) {
-  console.error("CSP violation: " + event.violatedDirective + " blocked " + event.blockedURI);
-});
-"""
-
 
 @pytest.fixture
 def reader(ams):
@@ -32,16 +25,6 @@ def reader(ams):
         email="ada.byron@example.org",
         communication_channel=Patron.Channel.MAIL,
     )
-
-
-@pytest.fixture
-def problems(page):
-    """Console errors, uncaught exceptions and policy violations, as they happen."""
-    found = []
-    page.add_init_script(REPORT_VIOLATIONS)
-    page.on("console", lambda msg: found.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda error: found.append(f"uncaught: {error}"))
-    return found
 
 
 def test_the_main_pages_run_under_the_policy(

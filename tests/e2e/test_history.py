@@ -8,17 +8,14 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e import conftest as e2e
-from tests.e2e.test_csp import REPORT_VIOLATIONS
 from tests.factories import PatronFactory
 
 pytestmark = pytest.mark.e2e
 
 
-def test_a_personal_change_shows_in_the_history(live_server, librarian, ams, page, screenshot):
-    problems = []
-    page.add_init_script(REPORT_VIOLATIONS)
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+def test_a_personal_change_shows_in_the_history(
+    live_server, librarian, ams, page, problems, screenshot
+):
     reader = PatronFactory(home_site=ams, first_name="Ada", last_name="Byron")
 
     e2e.sign_in(page, live_server, librarian)

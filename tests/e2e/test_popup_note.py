@@ -9,22 +9,11 @@ from playwright.sync_api import expect
 from patrons.models import Note, NoteType
 from patrons.views.notes import NOTE_ADDED
 from tests.e2e import conftest as e2e
-from tests.e2e.test_csp import REPORT_VIOLATIONS
 from tests.factories import PatronFactory
 
 pytestmark = pytest.mark.e2e
 
 POP_UP = "Allergic to peanuts: no snacks at the desk."
-
-
-@pytest.fixture
-def problems(page):
-    """Console errors, uncaught exceptions and policy violations, as they happen."""
-    found = []
-    page.add_init_script(REPORT_VIOLATIONS)
-    page.on("console", lambda msg: found.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda error: found.append(f"uncaught: {error}"))
-    return found
 
 
 @pytest.fixture
