@@ -14,6 +14,7 @@ from patrons.views.record import can_edit, get_patron_or_404, render_tab
 ADDED = "{name} attached."
 DELETED = "{name} deleted."
 NOT_FOUND = "No such attachment."
+ATTACH_HELP = "A PDF or an image (PNG, JPEG or GIF) of at most {max_mb} MB."
 
 
 def attachments_tab(request, patron, tab):
@@ -58,7 +59,7 @@ def _render(request, patron, tab, form, *, editable: bool, status: int = 200):
     context = {
         "form": form,
         "attachments": list(patron.attachments.select_related("created_by")),
-        "max_mb": max_attachment_bytes() // (1024 * 1024),
+        "attach_help": ATTACH_HELP.format(max_mb=max_attachment_bytes() // (1024 * 1024)),
     }
     return render_tab(request, patron, tab, context, status=status)
 

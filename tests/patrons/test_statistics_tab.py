@@ -202,3 +202,14 @@ def test_the_programs_tab_runs_the_same_queries_with_1_or_20(client, librarian, 
     for n in range(1, 20):
         add(n)
     assert queries(client, tab_url(patron, "programs")) == one
+
+
+@pytest.mark.parametrize(
+    ("tab", "field"),
+    [("statistics", "category"), ("programs", "measured_on"), ("proxies", "barcode")],
+)
+def test_editors_get_the_add_form_and_others_do_not(client, librarian, aide, patron, tab, field):
+    client.force_login(librarian)
+    assert f'name="{field}"' in client.get(tab_url(patron, tab)).content.decode()
+    client.force_login(aide)
+    assert f'name="{field}"' not in client.get(tab_url(patron, tab)).content.decode()
