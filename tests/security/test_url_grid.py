@@ -212,3 +212,39 @@ def test_a_site_outside_scope_is_not_found_not_forbidden(client, library_admin, 
     client.force_login(library_admin)
     assert client.get(reverse("sites:edit", kwargs={"pk": ams.pk})).status_code == 200
     assert client.get(reverse("sites:edit", kwargs={"pk": jes.pk})).status_code == 404
+
+
+# Crafted POSTs to every registered tab, by those who may not write it: a patron of another
+# school's operator (not found), a patron (no staff side) and a Library Aide (no tab edit
+# permission, except where a tab has none: History answers 403 to every POST). Anonymous
+# posts go to the sign-in page. Nothing is ever written, and nothing answers 500.
+POST_GRID = {
+    "anonymous": 302,
+    "patron": 403,
+    "operator_at_other_site": 404,
+    "aide": 403,
+}
+
+
+@pytest.mark.parametrize("slug", sorted(TAB_GRID))
+def test_crafted_posts_to_every_tab_write_nothing(client, roles, ams, slug):
+    from django.db import connection
+
+    target = PatronFactory(home_site=ams)
+    url = reverse("patrons:tab", kwargs={"pk": target.pk, "tab": slug})
+    data = {"version": target.version, "last_name": "Crafted", "text": "x", "delete": "1"}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM patrons_patronevent")
+        events_before = cursor.fetchone()[0]
+    got = {}
+    for role in POST_GRID:
+        client.logout()
+        if role != "anonymous":
+            client.force_login(roles[role])
+        got[role] = client.post(url, data).status_code
+    assert got == POST_GRID
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM patrons_patronevent")
+        assert cursor.fetchone()[0] == events_before
+    target.refresh_from_db()
+    assert target.last_name != "Crafted"
