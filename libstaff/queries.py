@@ -1,5 +1,6 @@
 """Query building shared by the apps."""
 
+from django.db import IntegrityError
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
@@ -16,3 +17,10 @@ def count_per_row(rows: QuerySet, field: str):
         .values("count")
     )
     return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+
+
+def violated_constraint(error: IntegrityError) -> str | None:
+    """The name of the PostgreSQL constraint an IntegrityError is about (psycopg's
+    diagnostics), so that a race lost on a unique constraint can be told from any other
+    failure and said in the words of the form."""
+    return getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)

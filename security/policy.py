@@ -321,8 +321,7 @@ def can_own_group(operator, action: str, site: Site | None) -> bool:
     facts = _facts(operator)
     if facts is None or facts.level >= Level.PATRON or not facts.holds(action):
         return False
-    owner_site_ids = facts.owner_site_ids_for(action)
-    return owner_site_ids is None or (site is not None and site.pk in owner_site_ids)
+    return _covers(facts.owner_site_ids_for(action), site.pk if site is not None else None)
 
 
 def group_owner_sites(operator, action: str) -> QuerySet:

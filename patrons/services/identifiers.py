@@ -18,6 +18,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from libstaff.queries import violated_constraint
 from patrons.models import Identifier, IdentifierType, Patron
 from patrons.services.patron import _acting
 from security import log, policy
@@ -161,8 +162,7 @@ def _save(actor: Patron, row: Identifier) -> None:
         with transaction.atomic(), _acting(actor):
             row.save()
     except IntegrityError as error:
-        diagnosis = getattr(error.__cause__, "diag", None)
-        if getattr(diagnosis, "constraint_name", None) != IDENTIFIER_VALUE_UNIQUE:
+        if violated_constraint(error) != IDENTIFIER_VALUE_UNIQUE:
             raise
         _check_free(actor, row)  # the winner has committed: name them like any holder
         raise IdentifierValueTaken(VALUE_TAKEN, holder=None) from error

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from libstaff.queries import violated_constraint
 from patrons.models import Patron, PatronEmail
 from patrons.models.patron import BARCODE_TAKEN, USERNAME_TAKEN, USERNAME_UNIQUE
 from patrons.services.generic import check_generic
@@ -137,8 +138,7 @@ def _insert(patron: Patron) -> None:
         with transaction.atomic():
             patron.save()
     except IntegrityError as error:
-        diagnosis = getattr(error.__cause__, "diag", None)
-        field, message = _UNIQUE_FIELDS.get(getattr(diagnosis, "constraint_name", None), (None, ""))
+        field, message = _UNIQUE_FIELDS.get(violated_constraint(error), (None, ""))
         if field is None:
             raise
         raise ValidationError({field: ValidationError(message, code="unique")}) from error

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from libstaff.queries import violated_constraint
 from patrons.models import Patron, ProxyLink
 from patrons.services.patron import _acting
 from security import log, policy
@@ -23,6 +24,7 @@ __all__ = [
 
 EDIT = "patrons.edit_personal"
 PROXY_EXISTS = "{proxy} may act for {patron} already."
+PROXY_UNIQUE = "proxylink_unique"
 PROXY_ONESELF = "A patron cannot act for themselves."
 PROXY_GENERIC = "A generic (shared) account neither acts for anyone nor has proxies."
 PROXY_IN_THE_PAST = "Choose today or a later date, or leave it empty for no end."
@@ -48,6 +50,8 @@ def proxy_link_add(
         with transaction.atomic(), _acting(actor):
             link.save()
     except IntegrityError as error:
+        if violated_constraint(error) != PROXY_UNIQUE:
+            raise
         message = PROXY_EXISTS.format(proxy=proxy.display_name, patron=patron.display_name)
         raise ValidationError({"barcode": message}) from error
     for side in (proxy, patron):

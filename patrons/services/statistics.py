@@ -5,6 +5,7 @@ within their scope), each change logged."""
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from libstaff.queries import violated_constraint
 from patrons.models import Patron, PatronStatistic, ProgramMeasure
 from patrons.services.patron import _acting
 from security import log, policy
@@ -19,6 +20,7 @@ __all__ = [
 
 EDIT = "patrons.edit_personal"
 STATISTIC_TWICE = "The patron has this category for this site already."
+STATISTIC_UNIQUE = "patronstatistic_unique"
 
 
 @transaction.atomic
@@ -40,6 +42,8 @@ def statistic_add(
             with transaction.atomic():
                 statistic.save()
         except IntegrityError as error:
+            if violated_constraint(error) != STATISTIC_UNIQUE:
+                raise
             raise ValidationError({"category": STATISTIC_TWICE}) from error
     _log(actor, patron, statistic, "statistic_added")
     return statistic

@@ -20,14 +20,14 @@ ATTACH_HELP = "A PDF or an image (PNG, JPEG or GIF) of at most {max_mb} MB."
 def attachments_tab(request, patron, tab):
     editable = can_edit(request.user, patron, tab)
     if request.method != "POST":
-        return _render(request, patron, tab, AttachmentForm(), editable=editable)
+        return _render(request, patron, tab, AttachmentForm())
     if not editable:
         raise PermissionDenied
     if "delete" in request.POST:
         return _delete(request, patron, tab)
     form = AttachmentForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _render(request, patron, tab, form, editable=True, status=422)
+        return _render(request, patron, tab, form, status=422)
     try:
         attachment = services.attachment_add(
             actor=request.user,
@@ -38,9 +38,9 @@ def attachments_tab(request, patron, tab):
         )
     except ValidationError as error:
         form.add_error(None, error)
-        return _render(request, patron, tab, form, editable=True, status=422)
+        return _render(request, patron, tab, form, status=422)
     messages.success(request, ADDED.format(name=attachment.file_name))
-    return _render(request, patron, tab, AttachmentForm(), editable=True)
+    return _render(request, patron, tab, AttachmentForm())
 
 
 def _delete(request, patron, tab):
@@ -52,10 +52,10 @@ def _delete(request, patron, tab):
     except (ValueError, Attachment.DoesNotExist) as missing:
         raise Http404(NOT_FOUND) from missing
     messages.success(request, DELETED.format(name=attachment.file_name))
-    return _render(request, patron, tab, AttachmentForm(), editable=True)
+    return _render(request, patron, tab, AttachmentForm())
 
 
-def _render(request, patron, tab, form, *, editable: bool, status: int = 200):
+def _render(request, patron, tab, form, *, status: int = 200):
     context = {
         "form": form,
         "attachments": list(patron.attachments.select_related("created_by")),

@@ -16,6 +16,7 @@ from security import policy
 ADDED = "{proxy} may now act for {patron}."
 REMOVED = "Proxy link removed."
 NOT_FOUND = "No patron with this barcode among those you may see."
+VIEW = "patrons.view_patron"
 
 
 def proxies_tab(request, patron, tab):
@@ -73,11 +74,8 @@ def _render(request, patron, tab, form, *, status=200):
             "patron__security_group",
         )
     )
-    shown = [
-        (link, _other(link, patron))
-        for link in links
-        if policy.can(request.user, "patrons.view_patron", _other(link, patron))
-    ]
+    pairs = [(link, _other(link, patron)) for link in links]
+    shown = [(link, other) for link, other in pairs if policy.can(request.user, VIEW, other)]
     context = {
         "form": form,
         "acts_for": [(link, other) for link, other in shown if link.proxy_id == patron.pk],

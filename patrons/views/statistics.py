@@ -18,26 +18,24 @@ REMOVED = "{what} removed."
 
 
 def statistics_tab(request, patron, tab):
-    editable = can_edit(request.user, patron, tab)
-    form = _statistic_form(request, data=None)
-    if request.method == "POST":
-        if not editable:
-            raise PermissionDenied
-        if "delete" in request.POST:
-            return _delete_statistic(request, patron, tab)
-        form = _statistic_form(request, data=request.POST)
-        if form.is_valid():
-            try:
-                statistic = services.statistic_add(
-                    actor=request.user, patron=patron, **form.cleaned_data
-                )
-            except ValidationError as error:
-                add_service_errors(form, error)
-            else:
-                messages.success(request, ADDED.format(what=statistic.category))
-                return _render_statistics(request, patron, tab, _statistic_form(request, None))
-        return _render_statistics(request, patron, tab, form, status=422)
-    return _render_statistics(request, patron, tab, form)
+    if request.method != "POST":
+        return _render_statistics(request, patron, tab, _statistic_form(request, None))
+    if not can_edit(request.user, patron, tab):
+        raise PermissionDenied
+    if "delete" in request.POST:
+        return _delete_statistic(request, patron, tab)
+    form = _statistic_form(request, request.POST)
+    if form.is_valid():
+        try:
+            statistic = services.statistic_add(
+                actor=request.user, patron=patron, **form.cleaned_data
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, ADDED.format(what=statistic.category))
+            return _render_statistics(request, patron, tab, _statistic_form(request, None))
+    return _render_statistics(request, patron, tab, form, status=422)
 
 
 def _statistic_form(request, data):
@@ -69,26 +67,24 @@ def _render_statistics(request, patron, tab, form, *, status=200):
 
 
 def programs_tab(request, patron, tab):
-    editable = can_edit(request.user, patron, tab)
-    form = ProgramMeasureForm()
-    if request.method == "POST":
-        if not editable:
-            raise PermissionDenied
-        if "delete" in request.POST:
-            return _delete_measure(request, patron, tab)
-        form = ProgramMeasureForm(request.POST)
-        if form.is_valid():
-            try:
-                measure = services.program_measure_add(
-                    actor=request.user, patron=patron, **form.cleaned_data
-                )
-            except ValidationError as error:
-                add_service_errors(form, error)
-            else:
-                messages.success(request, ADDED.format(what=measure))
-                return _render_programs(request, patron, tab, ProgramMeasureForm())
-        return _render_programs(request, patron, tab, form, status=422)
-    return _render_programs(request, patron, tab, form)
+    if request.method != "POST":
+        return _render_programs(request, patron, tab, ProgramMeasureForm())
+    if not can_edit(request.user, patron, tab):
+        raise PermissionDenied
+    if "delete" in request.POST:
+        return _delete_measure(request, patron, tab)
+    form = ProgramMeasureForm(request.POST)
+    if form.is_valid():
+        try:
+            measure = services.program_measure_add(
+                actor=request.user, patron=patron, **form.cleaned_data
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, ADDED.format(what=measure))
+            return _render_programs(request, patron, tab, ProgramMeasureForm())
+    return _render_programs(request, patron, tab, form, status=422)
 
 
 def _delete_measure(request, patron, tab):
