@@ -209,6 +209,9 @@ STORAGES = {
 MEDIA_URL = "media/"
 # Files attached to patron records (patrons.forms.attachments): the largest accepted.
 LIBSTAFF_ATTACHMENT_MAX_MB = env.int("LIBSTAFF_ATTACHMENT_MAX_MB", default=10)
+# The currency of every amount (ISO 4217), shown in the library's way of writing it.
+LIBSTAFF_CURRENCY = env("LIBSTAFF_CURRENCY", default="USD")
+LIBSTAFF_CURRENCY_LOCALE = env("LIBSTAFF_CURRENCY_LOCALE", default="en_US")
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

@@ -31,6 +31,17 @@ SECURITY = [
 ]
 SITES = ["sites.view_site", "sites.add_site", "sites.change_site", "sites.delete_site"]
 ALL = "all"
+# The fines app's permissions, given to the default groups by its own migration (they do
+# not exist yet when the groups are made): see FINES_DEFAULTS.
+FINES_DESK = ["fines.view_fee", "fines.pay_fee"]
+FINES_STAFF = FINES_DESK + ["fines.add_fee"]
+FINES_LIBRARIAN = FINES_STAFF + [
+    "fines.waive_fee",
+    "fines.dispute_fee",
+    "fines.refund_fee",
+    "fines.credit_fee",
+    "fines.transfer_fee",
+]
 
 DEFAULT_GROUPS = [
     (
@@ -73,6 +84,28 @@ DEFAULT_GROUPS = [
 DEFAULT_GRANTABLE = {
     "Library Administrator": PATRONS_VIEW + PATRONS_TABS + PATRONS_ADMIN,
 }
+
+
+FINES_DEFAULTS = {
+    "Library Administrator": FINES_LIBRARIAN,
+    "Librarian": FINES_LIBRARIAN,
+    "Library Staff": FINES_STAFF,
+    "Library Aide": FINES_DESK,
+}
+FINES_GRANTABLE = {"Library Administrator": FINES_LIBRARIAN}
+
+
+def add_fines_defaults(apps) -> None:
+    """Give the default groups (those that exist) their fines permissions, and the Library
+    Administrator the right to pass them on (idempotent)."""
+    SecurityGroup = apps.get_model("security", "SecurityGroup")
+    Permission = apps.get_model("auth", "Permission")
+    for name, perms in FINES_DEFAULTS.items():
+        group = SecurityGroup.objects.filter(name=name).first()
+        if group is not None:
+            group.permissions.add(*_permissions(Permission, perms))
+            if name in FINES_GRANTABLE:
+                group.grantable_permissions.add(*_permissions(Permission, FINES_GRANTABLE[name]))
 
 
 def mark_default_grantable(apps) -> None:

@@ -191,6 +191,12 @@ class Preferences(Stamped):
         validators=[RegexValidator(r"^[0-9]*$", "Use digits only.")],
         help_text=f"New barcodes are this prefix and a {BARCODE_SERIAL_DIGITS}-digit number.",
     )
+    most_fees_waived_at_once = models.PositiveSmallIntegerField(
+        "most fees waived in one action",
+        default=100,
+        db_default=100,
+        validators=[MinValueValidator(1), MaxValueValidator(10000)],
+    )
 
     class Meta:
         verbose_name_plural = "preferences"

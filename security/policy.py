@@ -19,7 +19,7 @@ The rules (ARCHITECTURE.md):
    new level are strictly below the operator's (District Administrators excepted), within
    the operator's site scope; nobody changes their own group.
 5. Site scope: access to a site covers its descendants; outside scope is "not found". A
-   patron's notes, blocks and statistics have an owner site: they are seen and changed with the
+   patron's notes, blocks, statistics and fees have an owner site: they are seen and changed with the
    patron's rule and only within the operator's scope of that owner site.
 7. Explicit grants (security.models.Grant) give one permission at one site and its
    descendants; who may give and take them back: `can_grant`, `can_revoke_grant`.
@@ -246,10 +246,14 @@ def _may_reset_two_factor(operator, facts: _Facts, patron) -> bool:
     )
 
 
+# Seeing a patron's record or fees changes nothing: the level rule (4) is for changes.
+_PATRON_READS = frozenset({"patrons.view_patron", "fines.view_fee"})
+
+
 def _patron_rule(operator, facts: _Facts, action, perm, patron) -> bool:
     if not facts.holds_at(perm, patron.home_site_id):
         return False
-    if action == "patrons.view_patron" or facts.is_district_admin:
+    if action in _PATRON_READS or facts.is_district_admin:
         return True
     return patron.security_group.level > facts.level
 
@@ -258,7 +262,7 @@ def _patron_scope(operator, facts: _Facts, action, perm, qs) -> QuerySet:
     site_ids = facts.site_ids_for(perm)
     if site_ids is not None:
         qs = qs.filter(home_site_id__in=site_ids)
-    if action != "patrons.view_patron" and not facts.is_district_admin:
+    if action not in _PATRON_READS and not facts.is_district_admin:
         qs = qs.filter(security_group__level__gt=facts.level)
     return qs
 
@@ -348,7 +352,7 @@ def _owned_scope(operator, facts: _Facts, action, perm, qs) -> QuerySet:
     site_ids = facts.site_ids_for(perm)
     if site_ids is not None:
         qs = qs.filter(owner_site_id__in=site_ids, patron__home_site_id__in=site_ids)
-    if action != "patrons.view_patron" and not facts.is_district_admin:
+    if action not in _PATRON_READS and not facts.is_district_admin:
         qs = qs.filter(patron__security_group__level__gt=facts.level)
     return qs
 
@@ -372,7 +376,7 @@ class _Rules(dict):
     """Model -> rule, resolving the patrons app's models lazily (they import this module)."""
 
     # A patron's sub-records with an owner site.
-    OWNED = ("patrons.Note", "patrons.Block", "patrons.PatronStatistic")
+    OWNED = ("patrons.Note", "patrons.Block", "patrons.PatronStatistic", "fines.Fee")
 
     def __init__(self, patron, group, site, owned):
         super().__init__({SecurityGroup: group, Site: site})

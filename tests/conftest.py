@@ -15,7 +15,8 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from security import two_factor
-from security.defaults import ensure_default_groups, mark_default_grantable
+from fines.defaults import ensure_default_lists
+from security.defaults import add_fines_defaults, ensure_default_groups, mark_default_grantable
 from security.models import Level
 from sites.models import Site
 from tests.factories import OperatorFactory, PatronFactory, SiteFactory
@@ -74,6 +75,8 @@ def default_groups(db):
     """The six default groups. Migrations create them; transactional tests flush them."""
     ensure_default_groups(django_apps)
     mark_default_grantable(django_apps)
+    add_fines_defaults(django_apps)
+    ensure_default_lists(django_apps)
 
 
 @pytest.fixture

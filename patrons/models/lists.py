@@ -1,6 +1,9 @@
 """The short lists that records choose from, edited on the Preferences pages; data
 migrations provide sensible defaults. An entry in use cannot be deleted (PROTECT)."""
 
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
 from django.db import models
 
 
@@ -17,8 +20,23 @@ class _ListEntry(models.Model):
 
 
 class PatronType(_ListEntry):
+    # The fines app blocks a patron whose balance reaches it (empty: no limit).
+    debt_limit = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="A patron of this type who owes this much or more is blocked.",
+    )
+
     class Meta(_ListEntry.Meta):
-        pass
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(debt_limit__isnull=True) | models.Q(debt_limit__gt=0),
+                name="patron_type_debt_limit_positive",
+            )
+        ]
 
 
 class NoteType(_ListEntry):

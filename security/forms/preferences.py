@@ -39,6 +39,7 @@ class PreferencesForm(forms.ModelForm):
             "home_site_access_from_level",
             "default_group",
             "barcode_prefix",
+            "most_fees_waived_at_once",
         ]
         widgets = {"password_policy": forms.RadioSelect}
 
