@@ -149,11 +149,12 @@ class FeeTransaction(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     amount = models.DecimalField(**MONEY)
     balance_after = models.DecimalField(**MONEY)  # the fee's remaining after this line
+    # Named relations (not "+"): the Preferences lists see that an entry is in use.
     payment_method = models.ForeignKey(
-        PaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        PaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="transactions"
     )
     waive_reason = models.ForeignKey(
-        WaiveReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        WaiveReason, null=True, blank=True, on_delete=models.PROTECT, related_name="transactions"
     )
     receipt = models.ForeignKey(
         "fines.Receipt", null=True, blank=True, on_delete=models.PROTECT, related_name="lines"
@@ -298,7 +299,9 @@ class Receipt(models.Model):
     )
     operator_name = models.CharField(max_length=150)
     at = models.DateTimeField(auto_now_add=True)
-    payment_method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="+")
+    payment_method = models.ForeignKey(
+        PaymentMethod, on_delete=models.PROTECT, related_name="receipts"
+    )
     total = models.DecimalField(**MONEY)
     tendered = models.DecimalField(**MONEY, null=True, blank=True)
     change_due = models.DecimalField(**MONEY, null=True, blank=True)

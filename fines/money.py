@@ -18,7 +18,7 @@ TOO_LARGE = "That amount is too large: the most is {max}."
 
 
 def format_money(amount: Decimal | None) -> str:
-    if amount is None:
+    if amount is None or amount == "":
         return ""
     return format_currency(
         amount, settings.LIBSTAFF_CURRENCY, locale=settings.LIBSTAFF_CURRENCY_LOCALE

@@ -32,13 +32,22 @@ class PreferenceList:
     label: str
     model: type[Model]
     description: str
+    extra_fields: tuple[str, ...] = ()  # edited next to code and name (a default amount...)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return ("code", "name", *self.extra_fields)
 
 
 PREFERENCE_LISTS = {
     entry.slug: entry
     for entry in [
         PreferenceList(
-            "patron-types", "Patron types", PatronType, "What kind of patron: student, adult..."
+            "patron-types",
+            "Patron types",
+            PatronType,
+            "What kind of patron: student, adult... and the debt limit of each.",
+            extra_fields=("debt_limit",),
         ),
         PreferenceList("note-types", "Note types", NoteType, "The kinds of note on a record."),
         PreferenceList("block-types", "Block types", BlockType, "Why a patron is blocked."),
@@ -59,6 +68,11 @@ PREFERENCE_LISTS = {
         ),
     ]
 }
+
+
+def register(preference_list: PreferenceList) -> None:
+    """Another app's list (the fines app's fee types...), from its AppConfig.ready."""
+    PREFERENCE_LISTS[preference_list.slug] = preference_list
 
 
 def entries(preference_list: PreferenceList) -> QuerySet:

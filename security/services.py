@@ -644,26 +644,28 @@ def preference_list_update(
     *,
     actor,
     preference_list: preference_lists.PreferenceList,
-    saves: Iterable[tuple[object | None, str, str]],
+    saves: Iterable[tuple[object | None, dict]],
     deletions: Iterable[object] = (),
 ) -> None:
-    """Save a list's entries: `saves` are (entry or None for a new one, code, name),
-    `deletions` entries to remove, refused whole when records use one of them."""
+    """Save a list's entries: `saves` are (entry or None for a new one, {field: value}
+    for the list's fields), `deletions` entries to remove, refused whole when records use
+    one of them."""
     policy.require(actor, policy.MANAGE_PREFERENCES)
     model = preference_list.model
-    before = _entry_labels(model)
+    before = _entry_labels(preference_list)
     deletions = list(deletions)
     used = preference_lists.in_use(model, [entry.pk for entry in deletions])
     if used:
         names = ", ".join(entry.name for entry in used)
         raise ValidationError(LIST_ENTRIES_IN_USE.format(names=names))
     model.objects.filter(pk__in=[entry.pk for entry in deletions]).delete()
-    for entry, code, name in saves:
+    for entry, values in saves:
         entry = entry if entry is not None else model()
-        entry.code, entry.name = code, name
+        for name in preference_list.fields:
+            setattr(entry, name, values[name])
         entry.full_clean()
         entry.save()
-    after = _entry_labels(model)
+    after = _entry_labels(preference_list)
     if after != before:
         details = {"changes": {preference_list.label: [before, after]}}
         log.record(
@@ -674,5 +676,10 @@ def preference_list_update(
         )
 
 
-def _entry_labels(model) -> list[str]:
-    return [f"{name} ({code})" for code, name in model.objects.values_list("code", "name")]
+def _entry_labels(preference_list) -> list[str]:
+    """Each entry as the log shows it: "Student (ST)", with its other fields."""
+    rows = preference_list.model.objects.values_list(*preference_list.fields)
+    return [
+        f"{name} ({code})" + "".join(f", {field}: {value}" for field, value in zip(preference_list.extra_fields, extra, strict=True))
+        for code, name, *extra in rows
+    ]

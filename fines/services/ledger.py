@@ -87,6 +87,7 @@ class Outcome:
     """What an action did: the fees it touched, the receipt or export it made."""
 
     fees: list[Fee]
+    amount: Decimal | None = None  # the money moved, or the amount a status change concerns
     receipt: Receipt | None = None
     export: BursarExport | None = None
 
@@ -151,16 +152,19 @@ def _new_fee(actor, patron, action, kind, fee_type, owner_site, amount, item_bar
 
 @transaction.atomic
 def fees_pay(
-    *, actor, patron, key, fee_ids: Iterable[int], amount, method: PaymentMethod, site,
+    *, actor, patron, key, fee_ids: Iterable[int], method: PaymentMethod, site, amount=None,
     tendered=None,
 ) -> Outcome:
-    """Pay `amount` off the chosen active fees, oldest first, by `method`; one receipt at
-    the site where the money is taken (the cash session's for cash)."""
+    """Pay `amount` (None: all they owe) off the chosen active fees, oldest first, by
+    `method`; one receipt at the site where the money is taken (the cash session's for
+    cash)."""
     request = _claim(key, actor, patron, "pay")
     balance = _lock_balance(patron)
     fees = _locked_fees(actor, patron, fee_ids, PAY)
     _require_status(fees, {Fee.Status.ACTIVE}, NOT_PAYABLE, credits=False)
-    _require_amount(amount, owed=sum(fee.remaining for fee in fees))
+    owed = sum(fee.remaining for fee in fees)
+    amount = owed if amount is None else amount
+    _require_amount(amount, owed=owed)
     session, change_due = _cash(actor, method, amount, tendered)
     receipt = _receipt(
         actor, patron, Receipt.Kind.PAYMENT, session.site if session else site, method, amount,
@@ -173,7 +177,7 @@ def fees_pay(
     _refresh(balance)
     _finish(request, receipt)
     _log_many(actor, patron, fees, "payment", amount, receipt=receipt)
-    return Outcome(fees, receipt=receipt)
+    return Outcome(fees, amount, receipt=receipt)
 
 
 @transaction.atomic
@@ -199,7 +203,7 @@ def fees_waive(
         _append(fee, FeeTransaction.Kind.WAIVE, part, actor, waive_reason=reason, comment=comment)
     _refresh(balance)
     _log_many(actor, patron, fees, "waive", amount, reason=reason.name, comment=comment)
-    return Outcome(fees)
+    return Outcome(fees, amount)
 
 
 # --- dispute, restore --------------------------------------------------------------------
@@ -271,7 +275,7 @@ def payment_refund(*, actor, patron, key, payment_id, amount, comment="") -> Out
     _refresh(balance)
     _finish(request, receipt)
     _log_many(actor, patron, [fee], "refund", amount, receipt=receipt)
-    return Outcome([fee], receipt=receipt)
+    return Outcome([fee], amount, receipt=receipt)
 
 
 def _payment_of(patron, payment_id) -> FeeTransaction:
@@ -310,7 +314,7 @@ def fees_transfer(*, actor, patron, key, fee_ids: Iterable[int]) -> Outcome:
         _append(fee, FeeTransaction.Kind.TRANSFER, fee.remaining, actor, bursar_export=export)
     _refresh(balance)
     _log_many(actor, patron, fees, "transfer", total, export=export.pk)
-    return Outcome(fees, export=export)
+    return Outcome(fees, total, export=export)
 
 
 @transaction.atomic

@@ -117,15 +117,21 @@ class BaseListEntryFormSet(forms.BaseModelFormSet):
             form.fields["DELETE"].help_text = IN_USE
 
     def service_arguments(self) -> dict:
+        fields = self.form._meta.fields
         saves = [
-            (form.instance if form.instance.pk else None, data["code"], data["name"])
+            (form.instance if form.instance.pk else None, {name: data[name] for name in fields})
             for form in self.forms
             if (data := form.cleaned_data) and not data.get("DELETE") and form.has_changed()
         ]
         return {"saves": saves, "deletions": [form.instance for form in self.deleted_forms]}
 
 
-def list_entry_formset(model):
+def list_entry_formset(preference_list):
     return forms.modelformset_factory(
-        model, form=ListEntryForm, formset=BaseListEntryFormSet, extra=1, can_delete=True
+        preference_list.model,
+        form=ListEntryForm,
+        formset=BaseListEntryFormSet,
+        fields=list(preference_list.fields),
+        extra=1,
+        can_delete=True,
     )

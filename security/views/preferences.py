@@ -60,7 +60,7 @@ def preference_list(request, slug: str):
     spec = preference_lists.PREFERENCE_LISTS.get(slug)
     if spec is None:
         raise Http404
-    formset_class = list_entry_formset(spec.model)
+    formset_class = list_entry_formset(spec)
     queryset = preference_lists.entries(spec)
     if request.method != "POST":
         return _list_page(request, spec, formset_class(queryset=queryset))
