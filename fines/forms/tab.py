@@ -122,6 +122,7 @@ class FeeAddForm(_NewFeeForm):
 class CreditAddForm(_NewFeeForm):
     prefix = CREDIT
     credit = True
+    field_order = ["fee_type", "amount", "owner_site", "comment"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -80,3 +80,217 @@ def test_pay_in_cash_then_waive_the_rest(client, librarian, patron, ams):
     assert response.status_code == 200
     fee.refresh_from_db()
     assert fee.remaining == 0 and fee.status == Fee.Status.CLOSED
+
+
+# --- crafted POSTs: each action without its permission, out of scope, another patron's fee
+
+
+def post_selected(client, patron, action, fees, **extra):
+    data = {"selected-key": uuid.uuid4(), "selected-action": action, "selected-fees": fees}
+    data.update({f"selected-{name}": value for name, value in extra.items()})
+    return client.post(tab_url(patron), data)
+
+
+def ledger_state():
+    return (
+        list(Fee.objects.order_by("pk").values_list("pk", "remaining", "status")),
+        FeeTransaction.objects.count(),
+    )
+
+
+def selected_extra(action):
+    if action == "pay":
+        return {"payment_method": PaymentMethod.objects.get(code="CARD").pk}
+    if action == "waive":
+        return {"waive_reason": WaiveReason.objects.first().pk}
+    return {}
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        ("aide", {"pay"}),
+        ("staff", {"pay"}),
+        ("librarian", {"pay", "waive", "dispute", "transfer"}),
+    ],
+)
+@pytest.mark.parametrize("action", ["pay", "waive", "dispute", "transfer"])
+def test_each_action_needs_its_permission(client, roles, patron, ams, librarian, role, allowed, action):
+    fee = add_fee(librarian, patron, ams, "4.00")
+    before = ledger_state()
+    client.force_login(roles[role])
+    response = post_selected(client, patron, action, [fee.pk], **selected_extra(action))
+    if action in allowed:
+        assert response.status_code == 200
+        assert ledger_state() != before
+    else:
+        assert response.status_code == 403
+        assert ledger_state() == before
+
+
+@pytest.mark.parametrize("role", ["aide", "staff"])
+def test_add_and_credit_need_their_permissions(client, roles, patron, ams, role):
+    client.force_login(roles[role])
+    credit = FeeType.objects.get(code="CREDIT")
+    response = client.post(
+        tab_url(patron),
+        {"credit-key": uuid.uuid4(), "credit-fee_type": credit.pk, "credit-owner_site": ams.pk,
+         "credit-amount": "3.00", "credit-comment": "Crafted"},
+    )
+    # The credit form offers no owner site to those who may not credit: refused either way.
+    assert response.status_code in (403, 422)
+    lost = FeeType.objects.get(code="LOST")
+    response = client.post(
+        tab_url(patron),
+        {"add-key": uuid.uuid4(), "add-fee_type": lost.pk, "add-owner_site": ams.pk,
+         "add-amount": "3.00"},
+    )
+    assert response.status_code == (200 if role == "staff" else 422)
+    assert Fee.objects.filter(is_credit=True).count() == 0
+    assert Fee.objects.count() == (1 if role == "staff" else 0)
+
+
+def test_an_operator_of_another_school_finds_nothing(client, librarian, operator_at_other_site, patron, ams):
+    fee = add_fee(librarian, patron, ams)
+    before = ledger_state()
+    client.force_login(operator_at_other_site)
+    assert client.get(tab_url(patron)).status_code == 404
+    assert post_selected(client, patron, "waive", [fee.pk], **selected_extra("waive")).status_code == 404
+    assert ledger_state() == before
+
+
+def test_another_patrons_fee_id_is_not_found(client, librarian, patron, ams):
+    from tests.factories import PatronFactory
+
+    other = PatronFactory(home_site=ams)
+    fee = add_fee(librarian, other, ams)
+    before = ledger_state()
+    client.force_login(librarian)
+    response = post_selected(client, patron, "pay", [fee.pk], **selected_extra("pay"))
+    assert response.status_code == 404
+    assert ledger_state() == before
+
+
+def test_a_fee_of_a_site_outside_scope_is_counted_but_not_listed_nor_touched(
+    client, district_admin, librarian, patron, ams, jes
+):
+    hidden = add_fee(district_admin, patron, jes, "6.00")
+    add_fee(librarian, patron, ams, "1.00")
+    client.force_login(librarian)
+    body = client.get(tab_url(patron)).content.decode()
+    assert f'data-fee="{hidden.pk}"' not in body
+    assert "1 fee owned by sites outside your access is counted" in body
+    assert '$7.00' in body  # the patron's whole balance
+    before = ledger_state()
+    response = post_selected(client, patron, "pay", [hidden.pk], **selected_extra("pay"))
+    assert response.status_code == 404
+    assert ledger_state() == before
+
+
+def test_fees_of_a_peer_are_seen_not_changed(client, librarian, library_admin, ams):
+    from security.models import Level
+    from tests.factories import OperatorFactory
+
+    peer = OperatorFactory(level=Level.LIBRARIAN, home_site=ams)
+    fee = add_fee(library_admin, peer, ams)
+    client.force_login(librarian)
+    assert client.get(tab_url(peer)).status_code == 200
+    before = ledger_state()
+    assert post_selected(client, peer, "pay", [fee.pk], **selected_extra("pay")).status_code == 403
+    assert ledger_state() == before
+    client.force_login(library_admin)
+    assert post_selected(client, peer, "pay", [fee.pk], **selected_extra("pay")).status_code == 200
+
+
+def test_a_post_naming_no_form_is_a_bad_request(client, librarian, patron, ams):
+    add_fee(librarian, patron, ams)
+    before = ledger_state()
+    client.force_login(librarian)
+    assert client.post(tab_url(patron), {"last_name": "x"}).status_code == 400
+    assert ledger_state() == before
+
+
+def test_a_payment_sent_twice_is_recorded_once(client, librarian, patron, ams):
+    fee = add_fee(librarian, patron, ams, "8.00")
+    client.force_login(librarian)
+    data = {"selected-key": uuid.uuid4(), "selected-action": "pay", "selected-fees": [fee.pk],
+            "selected-amount": "3.00",
+            "selected-payment_method": PaymentMethod.objects.get(code="CARD").pk}
+    first = client.post(tab_url(patron), data)
+    second = client.post(tab_url(patron), data)
+    assert first.status_code == second.status_code == 200
+    assert FeeTransaction.objects.filter(kind="payment").count() == 1
+    fee.refresh_from_db()
+    assert fee.remaining == Decimal("5.00")
+    body = second.content.decode()
+    assert "recorded already" in body and "Print the receipt" in body
+
+
+def test_bad_selected_input_changes_nothing(client, librarian, patron, ams):
+    fee = add_fee(librarian, patron, ams, "8.00")
+    client.force_login(librarian)
+    before = ledger_state()
+    for action, extra in [
+        ("pay", {"amount": "8.01", **selected_extra("pay")}),
+        ("pay", {"amount": "2", "payment_method": PaymentMethod.objects.get(code="CASH").pk}),
+        ("pay", {}),
+        ("waive", {}),
+        ("restore", {}),
+        ("teleport", {}),
+    ]:
+        response = post_selected(client, patron, action, [fee.pk], **extra)
+        assert response.status_code == 422, (action, extra)
+    assert post_selected(client, patron, "pay", ["x"], **selected_extra("pay")).status_code in (404, 422)
+    assert post_selected(client, patron, "pay", [], **selected_extra("pay")).status_code == 422
+    assert ledger_state() == before
+
+
+def test_refund_through_the_tab(client, librarian, patron, ams):
+    fee = add_fee(librarian, patron, ams, "8.00")
+    card = PaymentMethod.objects.get(code="CARD")
+    services.fees_pay(actor=librarian, patron=patron, key=uuid.uuid4(), fee_ids=[fee.pk], method=card, site=ams)
+    payment = FeeTransaction.objects.get(kind="payment")
+    client.force_login(librarian)
+    page = client.get(tab_url(patron), {"status": "all", "refund": payment.pk}).content.decode()
+    assert 'id="refund-form"' in page
+    too_much = client.post(tab_url(patron), {"refund-key": uuid.uuid4(), "refund-payment": payment.pk, "refund-amount": "8.01"})
+    assert too_much.status_code == 422
+    done = client.post(tab_url(patron), {"refund-key": uuid.uuid4(), "refund-payment": payment.pk, "refund-amount": "8.00"})
+    assert done.status_code == 200
+    assert FeeTransaction.objects.filter(kind="refund").count() == 1
+
+
+def test_the_delete_pages_offer_ticks_every_fee_to_waive(client, librarian, patron, ams):
+    fees = [add_fee(librarian, patron, ams, "1.00") for _ in range(3)]
+    client.force_login(librarian)
+    body = client.get(tab_url(patron), {"status": "active", "waive": "all"}).content.decode()
+    for fee in fees:
+        assert f'value="{fee.pk}" id="fee-{fee.pk}" checked' in body
+
+
+def bulk_fees(patron, site, count):
+    fees = Fee.objects.bulk_create(
+        Fee(patron=patron, fee_type=FeeType.objects.get(code="LOST"), owner_site=site,
+            original_amount=Decimal("1.00"), remaining=Decimal("1.00"),
+            status_at="2026-01-01T00:00Z")
+        for _ in range(count)
+    )
+    FeeTransaction.objects.bulk_create(
+        FeeTransaction(fee=fee, kind="charge", amount=Decimal("1.00"), balance_after=Decimal("1.00"))
+        for fee in fees
+    )
+
+
+def test_the_tab_answers_in_the_same_queries_for_1_and_200_fees(
+    client, librarian, patron, ams, django_assert_max_num_queries
+):
+    client.force_login(librarian)
+    counts = {}
+    for total in (1, 200):
+        bulk_fees(patron, ams, total - Fee.objects.filter(patron=patron).count())
+        client.get(tab_url(patron))  # the session's first-use work
+        with django_assert_max_num_queries(30) as captured:
+            response = client.get(tab_url(patron))
+        assert response.content.decode().count('data-fee="') == total
+        counts[total] = len(captured)
+    assert counts[1] == counts[200]
