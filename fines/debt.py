@@ -42,10 +42,17 @@ class Standing:
 
 def standing(patron) -> Standing:
     """The patron's balance against their limit, as saved now (one query)."""
+    return standing_of(patron.pk)
+
+
+def standing_of(patron_id: int) -> Standing:
+    from patrons.models import Patron
+
     row = (
-        type(patron)
-        .objects.filter(pk=patron.pk)
-        .values("patron_type__debt_limit", "balance__net", "balance__disputed", "balance__transferred")
+        Patron.objects.filter(pk=patron_id)
+        .values(
+            "patron_type__debt_limit", "balance__net", "balance__disputed", "balance__transferred"
+        )
         .first()
     ) or {}
     return Standing(

@@ -16,11 +16,11 @@ twice is recorded once.
 import uuid
 from decimal import Decimal
 
+import pgtrigger
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-import pgtrigger
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 CENT = Decimal("0.01")
@@ -114,7 +114,8 @@ class Fee(models.Model):
             ),
             # Closed exactly when nothing remains.
             models.CheckConstraint(
-                condition=Q(status="closed", remaining=0) | (~Q(status="closed") & Q(remaining__gt=0)),
+                condition=Q(status="closed", remaining=0)
+                | (~Q(status="closed") & Q(remaining__gt=0)),
                 name="fee_closed_when_nothing_remains",
             ),
         ]
@@ -181,10 +182,15 @@ class FeeTransaction(models.Model):
         constraints = [
             # Money lines move a positive amount; status lines (dispute, restore, transfer,
             # reverse) record the amount they concern, which may be the whole remaining.
-            models.CheckConstraint(condition=Q(amount__gt=0), name="fee_transaction_amount_positive"),
-            models.CheckConstraint(condition=Q(balance_after__gte=0), name="fee_transaction_balance_not_negative"),
             models.CheckConstraint(
-                condition=~Q(kind="payment") | Q(payment_method__isnull=False, receipt__isnull=False),
+                condition=Q(amount__gt=0), name="fee_transaction_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="fee_transaction_balance_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="payment")
+                | Q(payment_method__isnull=False, receipt__isnull=False),
                 name="fee_payment_has_method_and_receipt",
             ),
             models.CheckConstraint(
@@ -227,6 +233,9 @@ class Balance(models.Model):
             )
         ]
 
+    def __str__(self):
+        return f"{self.net}"
+
 
 class ReceiptCounter(models.Model):
     """The last receipt number of a site: locked in the transaction that takes the next,
@@ -234,6 +243,9 @@ class ReceiptCounter(models.Model):
 
     site = models.OneToOneField("sites.Site", primary_key=True, on_delete=models.CASCADE)
     last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.site_id}: {self.last_number}"
 
 
 class CashSession(models.Model):
@@ -259,13 +271,18 @@ class CashSession(models.Model):
                 condition=Q(closed_at__isnull=True),
                 name="cash_session_one_open_per_operator",
             ),
-            models.CheckConstraint(condition=Q(opening_float__gte=0), name="cash_float_not_negative"),
+            models.CheckConstraint(
+                condition=Q(opening_float__gte=0), name="cash_float_not_negative"
+            ),
             models.CheckConstraint(
                 condition=Q(closed_at__isnull=True)
                 | Q(expected__isnull=False, counted__isnull=False, counted__gte=0),
                 name="cash_session_closed_with_a_count",
             ),
         ]
+
+    def __str__(self):
+        return f"{self.operator_name} at {self.site_id}, {self.opened_at:%Y-%m-%d}"
 
     @property
     def is_open(self) -> bool:
@@ -349,14 +366,24 @@ class BursarExport(models.Model):
     class Meta:
         ordering = ["-at", "-pk"]
 
+    def __str__(self):
+        return f"Transfer {self.pk}"
+
 
 class MoneyRequest(models.Model):
     """A money form's one-time key: the first submission records the action, a repeat
     (double click, retry, back and resubmit) finds this row and shows the first result."""
 
     key = models.UUIDField(primary_key=True, default=uuid.uuid4)
-    operator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
     patron = models.ForeignKey("patrons.Patron", on_delete=models.CASCADE, related_name="+")
     action = models.CharField(max_length=20)
     at = models.DateTimeField(auto_now_add=True)
-    receipt = models.ForeignKey(Receipt, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    receipt = models.ForeignKey(
+        Receipt, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self):
+        return str(self.key)

@@ -19,8 +19,8 @@ The rules (ARCHITECTURE.md):
    new level are strictly below the operator's (District Administrators excepted), within
    the operator's site scope; nobody changes their own group.
 5. Site scope: access to a site covers its descendants; outside scope is "not found". A
-   patron's notes, blocks, statistics and fees have an owner site: they are seen and changed with the
-   patron's rule and only within the operator's scope of that owner site.
+   patron's notes, blocks, statistics and fees have an owner site: they are seen and changed
+   with the patron's rule and only within the operator's scope of that owner site.
 7. Explicit grants (security.models.Grant) give one permission at one site and its
    descendants; who may give and take them back: `can_grant`, `can_revoke_grant`.
 Two-factor sign-in: RESET_TWO_FACTOR (obj: a Patron) is for District Administrators only,

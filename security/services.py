@@ -680,6 +680,10 @@ def _entry_labels(preference_list) -> list[str]:
     """Each entry as the log shows it: "Student (ST)", with its other fields."""
     rows = preference_list.model.objects.values_list(*preference_list.fields)
     return [
-        f"{name} ({code})" + "".join(f", {field}: {value}" for field, value in zip(preference_list.extra_fields, extra, strict=True))
+        f"{name} ({code})"
+        + "".join(
+            f", {field}: {value}"
+            for field, value in zip(preference_list.extra_fields, extra, strict=True)
+        )
         for code, name, *extra in rows
     ]

@@ -140,7 +140,9 @@ class SelectedFeesForm(KeyedForm):
         required=False, help_text="Empty: the whole of the selected fees. " + AMOUNT_HELP
     )
     payment_method = forms.ModelChoiceField(None, required=False, label="Payment method")
-    tendered = AmountField(required=False, label="Cash handed over", help_text="For cash: to give the change.")
+    tendered = AmountField(
+        required=False, label="Cash handed over", help_text="For cash: to give the change."
+    )
     waive_reason = forms.ModelChoiceField(None, required=False, label="Reason for waiving")
     comment = forms.CharField(max_length=COMMENT_MAX, required=False)
 
@@ -172,4 +174,3 @@ class RefundForm(KeyedForm):
 class ReverseForm(KeyedForm):
     prefix = REVERSE
     export = forms.IntegerField(widget=forms.HiddenInput)
-

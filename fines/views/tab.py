@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404
 
-from fines import selectors, services
+from fines import debt, selectors, services
 from fines.forms.tab import (
     ADD,
     CREDIT,
@@ -44,6 +44,7 @@ REVERSED = "Transfer reversed: {count} fee(s) active again."
 ALREADY_DONE = "This was recorded already (the form was sent twice): nothing more was done."
 FEE_NOT_FOUND = "No such fee on this record."
 NO_ACTION = "The form names no action."
+BLOCKED = "Debt limit reached: the patron is blocked. {reason}"
 
 
 def fines_tab(request, patron, tab):
@@ -67,7 +68,9 @@ def _add(request, patron, tab):
         except ValidationError as error:
             form.add_service_errors(error)
         else:
-            text = FEE_ADDED.format(type=fee.fee_type.name, amount=format_money(fee.original_amount))
+            text = FEE_ADDED.format(
+                type=fee.fee_type.name, amount=format_money(fee.original_amount)
+            )
             messages.success(request, text)
             return _render(request, patron, tab)
     return _render(request, patron, tab, add_form=form, status=422)
@@ -105,10 +108,15 @@ def _act(request, patron, data) -> tuple[services.Outcome, str]:
     action = data["action"]
     if action == "pay":
         outcome = services.fees_pay(
-            **common, amount=data["amount"], method=data["payment_method"],
-            site=_taking_site(request), tendered=data["tendered"],
+            **common,
+            amount=data["amount"],
+            method=data["payment_method"],
+            site=_taking_site(request),
+            tendered=data["tendered"],
         )
-        return outcome, PAID.format(amount=format_money(outcome.receipt.total), receipt=_number(outcome.receipt))
+        return outcome, PAID.format(
+            amount=format_money(outcome.receipt.total), receipt=_number(outcome.receipt)
+        )
     if action == "waive":
         outcome = services.fees_waive(
             **common, amount=data["amount"], reason=data["waive_reason"], comment=data["comment"]
@@ -130,15 +138,21 @@ def _refund(request, patron, tab):
         data = form.cleaned_data
         try:
             outcome = services.payment_refund(
-                actor=request.user, patron=patron, key=data["key"], payment_id=data["payment"],
-                amount=data["amount"], comment=data["comment"],
+                actor=request.user,
+                patron=patron,
+                key=data["key"],
+                payment_id=data["payment"],
+                amount=data["amount"],
+                comment=data["comment"],
             )
         except ValidationError as error:
             if "payment" in getattr(error, "error_dict", {}):
                 raise Http404(FEE_NOT_FOUND) from None
             form.add_service_errors(error)
         else:
-            text = REFUNDED.format(amount=format_money(data["amount"]), receipt=_number(outcome.receipt))
+            text = REFUNDED.format(
+                amount=format_money(data["amount"]), receipt=_number(outcome.receipt)
+            )
             messages.success(request, text)
             return _render(request, patron, tab, receipt=outcome.receipt)
     refunding = form.data.get(f"{REFUND}-payment")
@@ -150,7 +164,9 @@ def _reverse(request, patron, tab):
     if form.is_valid():
         try:
             outcome = services.transfer_reverse(
-                actor=request.user, patron=patron, key=form.cleaned_data["key"],
+                actor=request.user,
+                patron=patron,
+                key=form.cleaned_data["key"],
                 export_id=form.cleaned_data["export"],
             )
         except ValidationError as error:
@@ -209,6 +225,8 @@ def _new_fee_choices(request, patron, action) -> dict:
 
 def _render(request, patron, tab, *, status=200, receipt=None, export=None, **forms):
     operator = request.user
+    if request.method == "POST" and status == 200:
+        _warn_when_blocked(request, patron)
     filter_form = FilterForm(request.GET or None, sites=selectors.filter_sites(operator=operator))
     page = selectors.fines_page(operator=operator, patron=patron, filters=filter_form.filters())
     may_add = selectors.may_add(operator, patron, services.ADD)
@@ -236,6 +254,12 @@ def _render(request, patron, tab, *, status=200, receipt=None, export=None, **fo
     return render_tab(request, patron, tab, context, status=status)
 
 
+def _warn_when_blocked(request, patron) -> None:
+    standing = debt.standing(patron)
+    if standing.blocked:
+        messages.warning(request, BLOCKED.format(reason=standing.reason()))
+
+
 def _refund_form(request, page) -> tuple[RefundForm, int | None]:
     """The refund form for the payment named by ?refund=<id>, when it is listed and the
     operator may refund it: offering what is left of it."""
@@ -256,4 +280,3 @@ def _checked(request, selected_form, page) -> set[int]:
     if request.GET.get("waive") == "all":
         return {fee.pk for fee in page.fees if fee.may["waive"]}
     return set()
-

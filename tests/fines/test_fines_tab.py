@@ -41,7 +41,12 @@ def test_add_a_fee_through_the_form(client, librarian, patron, ams):
     lost = FeeType.objects.get(code="LOST")
     response = client.post(
         tab_url(patron),
-        {"add-key": uuid.uuid4(), "add-fee_type": lost.pk, "add-owner_site": ams.pk, "add-amount": "7.25"},
+        {
+            "add-key": uuid.uuid4(),
+            "add-fee_type": lost.pk,
+            "add-owner_site": ams.pk,
+            "add-amount": "7.25",
+        },
     )
     assert response.status_code == 200, response.content.decode()[:3000]
     assert Fee.objects.get(patron=patron).original_amount == Decimal("7.25")
@@ -53,7 +58,12 @@ def test_bad_amounts_are_refused_next_to_the_field(client, librarian, patron, am
     lost = FeeType.objects.get(code="LOST")
     response = client.post(
         tab_url(patron),
-        {"add-key": uuid.uuid4(), "add-fee_type": lost.pk, "add-owner_site": ams.pk, "add-amount": amount},
+        {
+            "add-key": uuid.uuid4(),
+            "add-fee_type": lost.pk,
+            "add-owner_site": ams.pk,
+            "add-amount": amount,
+        },
     )
     assert response.status_code == 422
     assert not Fee.objects.exists()
@@ -66,16 +76,26 @@ def test_pay_in_cash_then_waive_the_rest(client, librarian, patron, ams):
     cash = PaymentMethod.objects.get(code="CASH")
     response = client.post(
         tab_url(patron),
-        {"selected-key": uuid.uuid4(), "selected-action": "pay", "selected-fees": [fee.pk],
-         "selected-amount": "5.00", "selected-payment_method": cash.pk, "selected-tendered": "10"},
+        {
+            "selected-key": uuid.uuid4(),
+            "selected-action": "pay",
+            "selected-fees": [fee.pk],
+            "selected-amount": "5.00",
+            "selected-payment_method": cash.pk,
+            "selected-tendered": "10",
+        },
     )
     assert response.status_code == 200, response.content.decode()[:3000]
     assert "Change due: $5.00" in response.content.decode()
     reason = WaiveReason.objects.first()
     response = client.post(
         tab_url(patron),
-        {"selected-key": uuid.uuid4(), "selected-action": "waive", "selected-fees": [fee.pk],
-         "selected-waive_reason": reason.pk},
+        {
+            "selected-key": uuid.uuid4(),
+            "selected-action": "waive",
+            "selected-fees": [fee.pk],
+            "selected-waive_reason": reason.pk,
+        },
     )
     assert response.status_code == 200
     fee.refresh_from_db()
@@ -115,7 +135,9 @@ def selected_extra(action):
     ],
 )
 @pytest.mark.parametrize("action", ["pay", "waive", "dispute", "transfer"])
-def test_each_action_needs_its_permission(client, roles, patron, ams, librarian, role, allowed, action):
+def test_each_action_needs_its_permission(
+    client, roles, patron, ams, librarian, role, allowed, action
+):
     fee = add_fee(librarian, patron, ams, "4.00")
     before = ledger_state()
     client.force_login(roles[role])
@@ -134,28 +156,42 @@ def test_add_and_credit_need_their_permissions(client, roles, patron, ams, role)
     credit = FeeType.objects.get(code="CREDIT")
     response = client.post(
         tab_url(patron),
-        {"credit-key": uuid.uuid4(), "credit-fee_type": credit.pk, "credit-owner_site": ams.pk,
-         "credit-amount": "3.00", "credit-comment": "Crafted"},
+        {
+            "credit-key": uuid.uuid4(),
+            "credit-fee_type": credit.pk,
+            "credit-owner_site": ams.pk,
+            "credit-amount": "3.00",
+            "credit-comment": "Crafted",
+        },
     )
     # The credit form offers no owner site to those who may not credit: refused either way.
     assert response.status_code in (403, 422)
     lost = FeeType.objects.get(code="LOST")
     response = client.post(
         tab_url(patron),
-        {"add-key": uuid.uuid4(), "add-fee_type": lost.pk, "add-owner_site": ams.pk,
-         "add-amount": "3.00"},
+        {
+            "add-key": uuid.uuid4(),
+            "add-fee_type": lost.pk,
+            "add-owner_site": ams.pk,
+            "add-amount": "3.00",
+        },
     )
     assert response.status_code == (200 if role == "staff" else 422)
     assert Fee.objects.filter(is_credit=True).count() == 0
     assert Fee.objects.count() == (1 if role == "staff" else 0)
 
 
-def test_an_operator_of_another_school_finds_nothing(client, librarian, operator_at_other_site, patron, ams):
+def test_an_operator_of_another_school_finds_nothing(
+    client, librarian, operator_at_other_site, patron, ams
+):
     fee = add_fee(librarian, patron, ams)
     before = ledger_state()
     client.force_login(operator_at_other_site)
     assert client.get(tab_url(patron)).status_code == 404
-    assert post_selected(client, patron, "waive", [fee.pk], **selected_extra("waive")).status_code == 404
+    assert (
+        post_selected(client, patron, "waive", [fee.pk], **selected_extra("waive")).status_code
+        == 404
+    )
     assert ledger_state() == before
 
 
@@ -180,7 +216,7 @@ def test_a_fee_of_a_site_outside_scope_is_counted_but_not_listed_nor_touched(
     body = client.get(tab_url(patron)).content.decode()
     assert f'data-fee="{hidden.pk}"' not in body
     assert "1 fee owned by sites outside your access is counted" in body
-    assert '$7.00' in body  # the patron's whole balance
+    assert "$7.00" in body  # the patron's whole balance
     before = ledger_state()
     response = post_selected(client, patron, "pay", [hidden.pk], **selected_extra("pay"))
     assert response.status_code == 404
@@ -213,9 +249,13 @@ def test_a_post_naming_no_form_is_a_bad_request(client, librarian, patron, ams):
 def test_a_payment_sent_twice_is_recorded_once(client, librarian, patron, ams):
     fee = add_fee(librarian, patron, ams, "8.00")
     client.force_login(librarian)
-    data = {"selected-key": uuid.uuid4(), "selected-action": "pay", "selected-fees": [fee.pk],
-            "selected-amount": "3.00",
-            "selected-payment_method": PaymentMethod.objects.get(code="CARD").pk}
+    data = {
+        "selected-key": uuid.uuid4(),
+        "selected-action": "pay",
+        "selected-fees": [fee.pk],
+        "selected-amount": "3.00",
+        "selected-payment_method": PaymentMethod.objects.get(code="CARD").pk,
+    }
     first = client.post(tab_url(patron), data)
     second = client.post(tab_url(patron), data)
     assert first.status_code == second.status_code == 200
@@ -240,7 +280,10 @@ def test_bad_selected_input_changes_nothing(client, librarian, patron, ams):
     ]:
         response = post_selected(client, patron, action, [fee.pk], **extra)
         assert response.status_code == 422, (action, extra)
-    assert post_selected(client, patron, "pay", ["x"], **selected_extra("pay")).status_code in (404, 422)
+    assert post_selected(client, patron, "pay", ["x"], **selected_extra("pay")).status_code in (
+        404,
+        422,
+    )
     assert post_selected(client, patron, "pay", [], **selected_extra("pay")).status_code == 422
     assert ledger_state() == before
 
@@ -248,14 +291,22 @@ def test_bad_selected_input_changes_nothing(client, librarian, patron, ams):
 def test_refund_through_the_tab(client, librarian, patron, ams):
     fee = add_fee(librarian, patron, ams, "8.00")
     card = PaymentMethod.objects.get(code="CARD")
-    services.fees_pay(actor=librarian, patron=patron, key=uuid.uuid4(), fee_ids=[fee.pk], method=card, site=ams)
+    services.fees_pay(
+        actor=librarian, patron=patron, key=uuid.uuid4(), fee_ids=[fee.pk], method=card, site=ams
+    )
     payment = FeeTransaction.objects.get(kind="payment")
     client.force_login(librarian)
     page = client.get(tab_url(patron), {"status": "all", "refund": payment.pk}).content.decode()
     assert 'id="refund-form"' in page
-    too_much = client.post(tab_url(patron), {"refund-key": uuid.uuid4(), "refund-payment": payment.pk, "refund-amount": "8.01"})
+    too_much = client.post(
+        tab_url(patron),
+        {"refund-key": uuid.uuid4(), "refund-payment": payment.pk, "refund-amount": "8.01"},
+    )
     assert too_much.status_code == 422
-    done = client.post(tab_url(patron), {"refund-key": uuid.uuid4(), "refund-payment": payment.pk, "refund-amount": "8.00"})
+    done = client.post(
+        tab_url(patron),
+        {"refund-key": uuid.uuid4(), "refund-payment": payment.pk, "refund-amount": "8.00"},
+    )
     assert done.status_code == 200
     assert FeeTransaction.objects.filter(kind="refund").count() == 1
 
@@ -270,13 +321,20 @@ def test_the_delete_pages_offer_ticks_every_fee_to_waive(client, librarian, patr
 
 def bulk_fees(patron, site, count):
     fees = Fee.objects.bulk_create(
-        Fee(patron=patron, fee_type=FeeType.objects.get(code="LOST"), owner_site=site,
-            original_amount=Decimal("1.00"), remaining=Decimal("1.00"),
-            status_at="2026-01-01T00:00Z")
+        Fee(
+            patron=patron,
+            fee_type=FeeType.objects.get(code="LOST"),
+            owner_site=site,
+            original_amount=Decimal("1.00"),
+            remaining=Decimal("1.00"),
+            status_at="2026-01-01T00:00Z",
+        )
         for _ in range(count)
     )
     FeeTransaction.objects.bulk_create(
-        FeeTransaction(fee=fee, kind="charge", amount=Decimal("1.00"), balance_after=Decimal("1.00"))
+        FeeTransaction(
+            fee=fee, kind="charge", amount=Decimal("1.00"), balance_after=Decimal("1.00")
+        )
         for fee in fees
     )
 
