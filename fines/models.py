@@ -346,7 +346,12 @@ class Receipt(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.site_id}-{self.number}"
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """As printed and quoted: the site's code and the number, "AMS-000123"."""
+        return f"{self.site.code}-{self.number:06d}"
 
 
 class BursarExport(models.Model):

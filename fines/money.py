@@ -40,8 +40,8 @@ def amount_refusal(value) -> str | None:
         return NOT_A_NUMBER
     if amount <= 0:
         return NOT_POSITIVE
-    if amount.as_tuple().exponent < -2 and amount != amount.quantize(CENT):
-        return TOO_MANY_DECIMALS
     if amount > MAX_AMOUNT:
         return TOO_LARGE.format(max=format_money(MAX_AMOUNT))
+    if amount.as_tuple().exponent < -2 and amount != amount.quantize(CENT):
+        return TOO_MANY_DECIMALS
     return None

@@ -1,5 +1,6 @@
-"""Reads for the patron's own account (/me/): their record, standing, blocks and the notes
-meant for them, and everything stored about them as one document ("Download my data").
+"""Reads for the patron's own account (/me/): their record, standing, blocks, fees and the
+notes meant for them, and everything stored about them as one document ("Download my
+data").
 
 Each starts with policy.OWN_ACCOUNT and reads only rows of the signed-in patron. Never
 exported: the password hash, the PIN, notes not marked visible to the patron, and who on
@@ -8,8 +9,9 @@ the staff made a change (another patron's data).
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from patrons import system_blocks
@@ -25,6 +27,11 @@ NOT_EXPORTED = frozenset(
 # Foreign keys of the record, exported as the name of what they point to.
 _NAMED = {"home_site": Site, "security_group": SecurityGroup, "patron_type": PatronType}
 BY_YOU, BY_LIBRARY = "you", "library"
+# The fines app's Fee.Status values (patrons imports no fines code).
+OPEN_FEE_STATUSES = ("active", "disputed", "transferred")
+CLOSED_FEE_STATUS = "closed"
+CLOSED_FEES_SHOWN = 50
+NOTHING = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -42,9 +49,9 @@ class Standing:
 def own_account(*, user) -> Patron:
     """The signed-in patron's record, read again with what their page shows of it."""
     policy.require(user, policy.OWN_ACCOUNT, user)
-    return Patron.objects.select_related("home_site", "security_group", "patron_type").get(
-        pk=user.pk
-    )
+    return Patron.objects.select_related(
+        "home_site", "security_group", "patron_type", "balance"
+    ).get(pk=user.pk)
 
 
 def own_standing(patron: Patron) -> Standing:
@@ -71,9 +78,54 @@ def own_notes(patron: Patron) -> QuerySet:
     return Note.objects.filter(patron=patron, is_visible_to_patron=True).select_related("note_type")
 
 
-def own_fees(patron: Patron) -> list:
-    """The fines app has no fees yet: nobody owes anything."""
-    return []
+@dataclass(frozen=True)
+class OwnBalance:
+    """What the patron owes, by status, and what the library owes them (credit)."""
+
+    owed: Decimal = NOTHING
+    disputed: Decimal = NOTHING
+    transferred: Decimal = NOTHING
+    credit: Decimal = NOTHING
+
+    @property
+    def is_zero(self) -> bool:
+        return not (self.owed or self.disputed or self.transferred or self.credit)
+
+
+@dataclass(frozen=True)
+class OwnFees:
+    balance: OwnBalance
+    open: list
+    closed: list  # the latest CLOSED_FEES_SHOWN
+
+
+def own_fees(patron: Patron) -> OwnFees:
+    """The patron's balance and fees, whatever their owner site (like own_blocks: the
+    owner site limits which staff see a fee, never the patron who owes it). One query for
+    the open fees and the latest closed ones; the balance comes with own_account."""
+    fees = patron.fees.select_related("fee_type")
+    latest_closed = fees.filter(status=CLOSED_FEE_STATUS).order_by("-status_at", "-pk")
+    shown = fees.filter(
+        Q(status__in=OPEN_FEE_STATUSES) | Q(pk__in=latest_closed.values("pk")[:CLOSED_FEES_SHOWN])
+    )
+    found = list(shown.order_by("created_at", "pk"))
+    closed = [fee for fee in found if fee.status == CLOSED_FEE_STATUS]
+    return OwnFees(
+        balance=own_balance(patron),
+        open=[fee for fee in found if fee.status != CLOSED_FEE_STATUS],
+        closed=sorted(closed, key=lambda fee: (fee.status_at, fee.pk), reverse=True),
+    )
+
+
+def own_balance(patron: Patron) -> OwnBalance:
+    """The fines app's summary row of the patron, read by its relation's name (own_account
+    joins it); no row means nothing owed either way."""
+    row = getattr(patron, "balance", None)
+    if row is None:
+        return OwnBalance()
+    return OwnBalance(
+        owed=row.active, disputed=row.disputed, transferred=row.transferred, credit=row.credit
+    )
 
 
 def own_data(*, user) -> dict:
@@ -134,9 +186,60 @@ def own_data(*, user) -> dict:
                 site=F("owner_site__name"),
             )
         ),
-        "fees": own_fees(patron),
+        "fees": _fees(patron),
         "history": _history(patron),
     }
+
+
+def _fees(patron: Patron) -> list[dict]:
+    """Every fee of the patron with every line of its ledger (two queries). Amounts are as
+    stored, positive, with `is_credit` saying which way they go. Who made a line is "you"
+    or "library": a staff member's name is another patron's data; so are the comments of
+    ledger lines, staff's working notes (a fee's own comment is what it is for)."""
+    fees = list(
+        patron.fees.order_by("created_at", "pk").values(
+            "id",
+            "status",
+            "is_credit",
+            "item_barcode",
+            "comment",
+            "original_amount",
+            "remaining",
+            "created_at",
+            "status_at",
+            type=F("fee_type__name"),
+            site=F("owner_site__name"),
+        )
+    )
+    ledgers = {fee["id"]: [] for fee in fees}
+    lines = (
+        _ledger_lines(patron)
+        .order_by("at", "pk")
+        .values(
+            "fee_id",
+            "kind",
+            "amount",
+            "balance_after",
+            "at",
+            "by_id",
+            method=F("payment_method__name"),
+            reason=F("waive_reason__name"),
+            receipt_number=F("receipt__number"),
+            receipt_site=F("receipt__site__code"),
+        )
+    )
+    for line in lines:
+        by_id = line.pop("by_id")
+        line["by"] = BY_YOU if by_id == patron.pk else BY_LIBRARY
+        ledgers[line.pop("fee_id")].append(line)
+    return [fee | {"ledger": ledgers[fee["id"]]} for fee in fees]
+
+
+def _ledger_lines(patron: Patron) -> QuerySet:
+    """The ledger lines of the patron's fees (the fines app's model, found through the
+    relations' names: patrons imports no fines code)."""
+    line_model = patron.fees.model._meta.get_field("transactions").related_model
+    return line_model.objects.filter(fee__patron=patron)
 
 
 def _record(patron: Patron) -> dict:

@@ -10,7 +10,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Lower
 
-from patrons import system_blocks
+from patrons import deletion, system_blocks
 from patrons.block_selectors import visible_active_blocks
 from patrons.models import Patron, PatronEmail
 from patrons.services import LAST_DISTRICT_ADMIN, PROTECTED_PATRON
@@ -135,18 +135,18 @@ def _sql_value(sql: str, params=()):
         return cursor.fetchone()[0]
 
 
-def patron_delete_blockers(patron: Patron) -> list[str]:
-    """Why the patron cannot be deleted (empty: they can). The service checks again under
-    a lock; this lets the confirmation page say so before the operator tries.
-    Owing money joins when the fines app lands."""
+def patron_delete_blockers(patron: Patron) -> list[deletion.Refusal]:
+    """Why the patron cannot be deleted (empty: they can): our own rules, then what other
+    apps registered (patrons.deletion: the fines app refuses a balance). The service checks
+    again under a lock; this lets the confirmation page say so before the operator tries."""
     reasons = []
     if patron.is_protected:
-        reasons.append(PROTECTED_PATRON)
+        reasons.append(deletion.Refusal(PROTECTED_PATRON))
     if patron.is_active and patron.is_district_administrator:
         others = Patron.objects.active_district_administrators().exclude(pk=patron.pk)
         if not others.exists():
-            reasons.append(LAST_DISTRICT_ADMIN)
-    return reasons
+            reasons.append(deletion.Refusal(LAST_DISTRICT_ADMIN))
+    return reasons + deletion.refusals(patron)
 
 
 # --- what the Access tab and registration offer ------------------------------------------

@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from itertools import chain, islice
 
 from django.contrib.postgres.expressions import ArraySubquery
@@ -32,7 +33,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan
 from django.utils import timezone
 
@@ -48,6 +49,7 @@ from sites.models import Site
 PAGE_SIZE = 50
 COUNT_LIMIT = 1000
 PREFIX_BELOW = 3  # shorter words match the start of a name part only (trigrams need three)
+NOTHING_OWED = Decimal("0.00")
 
 
 class Status:
@@ -67,6 +69,7 @@ class PatronFilters:
     has_active_block: bool | None = None
     has_notes: bool | None = None
     is_generic: bool | None = None
+    owes_more_than: Decimal | None = None  # net balance (active less credit), indexed
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,8 @@ def _filtered(patrons: QuerySet, filters: PatronFilters, site_ids, operator) -> 
         patrons = patrons.filter(noted if filters.has_notes else ~noted)
     if filters.is_generic is not None:
         patrons = patrons.filter(is_generic=filters.is_generic)
+    if filters.owes_more_than is not None:
+        patrons = patrons.filter(balance__net__gt=filters.owes_more_than)
     return patrons
 
 
@@ -315,10 +320,12 @@ def _visible_notes(operator) -> QuerySet:
 
 
 def _listed(matches: QuerySet, exact_ids: list[int], operator) -> QuerySet:
-    """The columns of the list: a row's site, group, active blocks, notes, exact hit. The
-    counts are a subquery per listed row (50 at most), after the sort and limit, never over
-    every match."""
+    """The columns of the list: a row's site, group, balance, active blocks, notes, exact
+    hit. The counts are a subquery per listed row (50 at most), after the sort and limit,
+    never over every match. The balance is the fines app's per-patron summary row (read by
+    its relation's name: patrons imports no fines code), joined; no row means nothing owed."""
     return matches.select_related("security_group", "home_site").annotate(
+        balance_net=Coalesce(F("balance__net"), Value(NOTHING_OWED)),
         active_blocks=block_selectors.active_block_count(operator),
         note_count=count_per_row(_visible_notes(operator), "patron"),
         exact_hit=ExpressionWrapper(Q(pk__in=exact_ids), output_field=BooleanField())

@@ -21,6 +21,7 @@ STAFF_NAVIGATION = [
         "Security", "security:groups", "security.view_securitygroup", also=("security:grants",)
     ),
     NavEntry("Log", "security:log", "security.view_operator_log"),
+    NavEntry("Cash", "fines:cash", "fines.pay_fee"),
     NavEntry("Preferences", "preferences:edit", "security.manage_preferences"),
 ]
 

@@ -5,6 +5,7 @@ import operator
 from dataclasses import dataclass
 from functools import reduce
 
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Exists,
@@ -101,5 +102,14 @@ def in_use(model: type[Model], pks) -> list[Model]:
 
 
 def entry_counts() -> dict[str, int]:
-    """The number of entries of every list (the lists are short: a query each)."""
-    return {slug: spec.model.objects.count() for slug, spec in PREFERENCE_LISTS.items()}
+    """The number of entries of every list, in one query (a count per list's table)."""
+    specs = list(PREFERENCE_LISTS.items())
+    quote = connection.ops.quote_name
+    counts = ", ".join(
+        f"(SELECT count(*) FROM {quote(spec.model._meta.db_table)})"  # noqa: S608 (names from _meta)
+        for _, spec in specs
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {counts}")
+        row = cursor.fetchone()
+    return {slug: count for (slug, _), count in zip(specs, row, strict=True)}

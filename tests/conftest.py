@@ -14,8 +14,8 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from security import two_factor
 from fines.defaults import ensure_default_lists
+from security import two_factor
 from security.defaults import add_fines_defaults, ensure_default_groups, mark_default_grantable
 from security.models import Level
 from sites.models import Site

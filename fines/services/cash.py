@@ -3,7 +3,7 @@ payments and refunds belong to it; closing asks for a blind count (the operator 
 what the drawer should hold) and records the expected amount, the count and the difference.
 """
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from fines.models import CashSession, Receipt
-from fines.money import MAX_AMOUNT, format_money
+from fines.money import CENT, MAX_AMOUNT, NOT_A_NUMBER, TOO_MANY_DECIMALS, format_money
 from security import log, policy
 
 PAY = "fines.pay_fee"
@@ -35,7 +35,9 @@ def cash_session_open(*, actor, site, opening_float: Decimal) -> CashSession:
     try:
         with transaction.atomic():
             session = CashSession.objects.create(
-                operator=actor, operator_name=actor.display_name, site=site,
+                operator=actor,
+                operator_name=actor.display_name,
+                site=site,
                 opening_float=opening_float,
             )
     except IntegrityError:  # opened in another tab meanwhile
@@ -45,7 +47,9 @@ def cash_session_open(*, actor, site, opening_float: Decimal) -> CashSession:
 
 
 @transaction.atomic
-def cash_session_close(*, actor, session: CashSession, counted: Decimal, note: str = "") -> CashSession:
+def cash_session_close(
+    *, actor, session: CashSession, counted: Decimal, note: str = ""
+) -> CashSession:
     current = CashSession.objects.select_for_update().select_related("site").get(pk=session.pk)
     if current.operator_id != actor.pk:
         raise ValidationError(NOT_YOUR_SESSION)
@@ -57,8 +61,14 @@ def cash_session_close(*, actor, session: CashSession, counted: Decimal, note: s
     current.close_note = note.strip()[:300]
     current.closed_at = timezone.now()
     current.save(update_fields=["expected", "counted", "close_note", "closed_at"])
-    _log(actor, current, "closed", expected=str(current.expected), counted=str(counted),
-         difference=str(current.difference))
+    _log(
+        actor,
+        current,
+        "closed",
+        expected=str(current.expected),
+        counted=str(counted),
+        difference=str(current.difference),
+    )
     return current
 
 
@@ -79,15 +89,36 @@ def expected_cash(session: CashSession) -> Decimal:
     return session.opening_float + sums["taken"] - sums["given"]
 
 
-def _require_cash_amount(amount, field, negative_message) -> None:
+def cash_amount_refusal(value, negative_message: str) -> str | None:
+    """Why `value` cannot be a float or a count (None: it can). Unlike a payment, zero is
+    a fine amount of cash. The forms ask it too, so a crafted call gets the same answer;
+    a NaN or a third decimal is refused here rather than failing or being rounded away."""
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return NOT_A_NUMBER
+    if not amount.is_finite():
+        return NOT_A_NUMBER
     if amount < 0:
-        raise ValidationError({field: negative_message})
-    if amount > MAX_AMOUNT:
-        raise ValidationError({field: AMOUNT_TOO_LARGE.format(max=format_money(MAX_AMOUNT))})
+        return negative_message
+    if amount > MAX_AMOUNT:  # first: quantizing an absurd amount would overflow
+        return AMOUNT_TOO_LARGE.format(max=format_money(MAX_AMOUNT))
+    if amount != amount.quantize(CENT):
+        return TOO_MANY_DECIMALS
+    return None
+
+
+def _require_cash_amount(amount, field, negative_message) -> None:
+    refusal = cash_amount_refusal(amount, negative_message)
+    if refusal:
+        raise ValidationError({field: refusal})
 
 
 def _log(actor, session, what, **details) -> None:
     log.record(
-        log.Kind.FEE, operator=actor, obj=session, site=session.site,
+        log.Kind.FEE,
+        operator=actor,
+        obj=session,
+        site=session.site,
         details={"cash_session": what, **details},
     )

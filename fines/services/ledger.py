@@ -26,6 +26,7 @@ from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from fines import debt
 from fines.models import (
     Balance,
     BursarExport,
@@ -96,14 +97,23 @@ class Outcome:
 
 
 @transaction.atomic
-def fee_add(*, actor, patron, key, fee_type: FeeType, owner_site, amount, item_barcode="", comment=""):
+def fee_add(
+    *, actor, patron, key, fee_type: FeeType, owner_site, amount, item_barcode="", comment=""
+):
     """Charge `patron` `amount` of `fee_type`, owned by `owner_site`."""
     _claim(key, actor, patron, "add")
     if fee_type.is_credit:
         raise ValidationError({"fee_type": A_CREDIT_TYPE})
     return _new_fee(
-        actor, patron, ADD, FeeTransaction.Kind.CHARGE, fee_type, owner_site, amount,
-        item_barcode, comment,
+        actor,
+        patron,
+        ADD,
+        FeeTransaction.Kind.CHARGE,
+        fee_type,
+        owner_site,
+        amount,
+        item_barcode,
+        comment,
     )
 
 
@@ -152,7 +162,14 @@ def _new_fee(actor, patron, action, kind, fee_type, owner_site, amount, item_bar
 
 @transaction.atomic
 def fees_pay(
-    *, actor, patron, key, fee_ids: Iterable[int], method: PaymentMethod, site, amount=None,
+    *,
+    actor,
+    patron,
+    key,
+    fee_ids: Iterable[int],
+    method: PaymentMethod,
+    site,
+    amount=None,
     tendered=None,
 ) -> Outcome:
     """Pay `amount` (None: all they owe) off the chosen active fees, oldest first, by
@@ -167,12 +184,21 @@ def fees_pay(
     _require_amount(amount, owed=owed)
     session, change_due = _cash(actor, method, amount, tendered)
     receipt = _receipt(
-        actor, patron, Receipt.Kind.PAYMENT, session.site if session else site, method, amount,
-        tendered=tendered if session else None, change_due=change_due, session=session,
+        actor,
+        patron,
+        Receipt.Kind.PAYMENT,
+        session.site if session else site,
+        method,
+        amount,
+        tendered=tendered if session else None,
+        change_due=change_due,
+        session=session,
     )
     for fee, part in _oldest_first(fees, amount):
         fee.remaining -= part
-        _append(fee, FeeTransaction.Kind.PAYMENT, part, actor, payment_method=method, receipt=receipt)
+        _append(
+            fee, FeeTransaction.Kind.PAYMENT, part, actor, payment_method=method, receipt=receipt
+        )
     _print_lines(receipt, fees)
     _refresh(balance)
     _finish(request, receipt)
@@ -213,8 +239,15 @@ def fees_waive(
 def fees_dispute(*, actor, patron, key, fee_ids: Iterable[int], comment="") -> Outcome:
     """Put active fees in dispute: their amounts stop counting towards the debt limit."""
     return _change_status(
-        actor, patron, key, fee_ids, comment, FeeTransaction.Kind.DISPUTE,
-        {Fee.Status.ACTIVE}, Fee.Status.DISPUTED, NOT_DISPUTABLE,
+        actor,
+        patron,
+        key,
+        fee_ids,
+        comment,
+        FeeTransaction.Kind.DISPUTE,
+        {Fee.Status.ACTIVE},
+        Fee.Status.DISPUTED,
+        NOT_DISPUTABLE,
     )
 
 
@@ -222,8 +255,15 @@ def fees_dispute(*, actor, patron, key, fee_ids: Iterable[int], comment="") -> O
 def fees_restore(*, actor, patron, key, fee_ids: Iterable[int], comment="") -> Outcome:
     """End the dispute of disputed fees: they count again."""
     return _change_status(
-        actor, patron, key, fee_ids, comment, FeeTransaction.Kind.RESTORE,
-        {Fee.Status.DISPUTED}, Fee.Status.ACTIVE, NOT_RESTORABLE,
+        actor,
+        patron,
+        key,
+        fee_ids,
+        comment,
+        FeeTransaction.Kind.RESTORE,
+        {Fee.Status.DISPUTED},
+        Fee.Status.ACTIVE,
+        NOT_RESTORABLE,
     )
 
 
@@ -264,12 +304,24 @@ def payment_refund(*, actor, patron, key, payment_id, amount, comment="") -> Out
     session, _ = _cash(actor, method, amount, tendered=amount)
     site = session.site if session else payment.receipt.site
     receipt = _receipt(
-        actor, patron, Receipt.Kind.REFUND, site, method, amount, session=session,
+        actor,
+        patron,
+        Receipt.Kind.REFUND,
+        site,
+        method,
+        amount,
+        session=session,
         undoes=payment.receipt,
     )
     _append(
-        fee, FeeTransaction.Kind.REFUND, amount, actor, payment_method=method, receipt=receipt,
-        refund_of=payment, comment=comment.strip()[:COMMENT_MAX],
+        fee,
+        FeeTransaction.Kind.REFUND,
+        amount,
+        actor,
+        payment_method=method,
+        receipt=receipt,
+        refund_of=payment,
+        comment=comment.strip()[:COMMENT_MAX],
     )
     _print_lines(receipt, [fee], amounts={fee.pk: amount})
     _refresh(balance)
@@ -295,8 +347,17 @@ def _payment_of(patron, payment_id) -> FeeTransaction:
 
 # --- the bursar --------------------------------------------------------------------------
 
-BURSAR_COLUMNS = ["fee_id", "patron_barcode", "admin_system_id", "patron_name", "fee_type",
-                  "item_barcode", "created", "owner_site", "amount"]
+BURSAR_COLUMNS = [
+    "fee_id",
+    "patron_barcode",
+    "admin_system_id",
+    "patron_name",
+    "fee_type",
+    "item_barcode",
+    "created",
+    "owner_site",
+    "amount",
+]
 
 
 @transaction.atomic
@@ -308,7 +369,9 @@ def fees_transfer(*, actor, patron, key, fee_ids: Iterable[int]) -> Outcome:
     fees = _locked_fees(actor, patron, fee_ids, TRANSFER)
     _require_status(fees, {Fee.Status.ACTIVE}, NOT_TRANSFERABLE, credits=False)
     total = sum(fee.remaining for fee in fees)
-    export = BursarExport.objects.create(by=actor, patron=patron, total=total, csv=_bursar_csv(patron, fees))
+    export = BursarExport.objects.create(
+        by=actor, patron=patron, total=total, csv=_bursar_csv(patron, fees)
+    )
     for fee in fees:
         fee.status = Fee.Status.TRANSFERRED
         _append(fee, FeeTransaction.Kind.TRANSFER, fee.remaining, actor, bursar_export=export)
@@ -322,7 +385,9 @@ def transfer_reverse(*, actor, patron, key, export_id) -> Outcome:
     """Take a transfer back: its fees that are still transferred become active again."""
     _claim(key, actor, patron, "reverse")
     balance = _lock_balance(patron)
-    export = BursarExport.objects.select_for_update().filter(pk=_int(export_id), patron=patron).first()
+    export = (
+        BursarExport.objects.select_for_update().filter(pk=_int(export_id), patron=patron).first()
+    )
     if export is None:
         raise ValidationError(EXPORT_GONE)
     if export.reversed_at is not None:
@@ -331,16 +396,21 @@ def transfer_reverse(*, actor, patron, key, export_id) -> Outcome:
         bursar_export=export, kind=FeeTransaction.Kind.TRANSFER
     ).values_list("fee_id", flat=True)
     fees = [
-        fee for fee in _locked_fees(actor, patron, fee_ids, TRANSFER)
+        fee
+        for fee in _locked_fees(actor, patron, fee_ids, TRANSFER)
         if fee.status == Fee.Status.TRANSFERRED
     ]
     for fee in fees:
         fee.status = Fee.Status.ACTIVE
-        _append(fee, FeeTransaction.Kind.REVERSE_TRANSFER, fee.remaining, actor, bursar_export=export)
+        _append(
+            fee, FeeTransaction.Kind.REVERSE_TRANSFER, fee.remaining, actor, bursar_export=export
+        )
     export.reversed_at = timezone.now()
     export.save(update_fields=["reversed_at"])
     _refresh(balance)
-    _log_many(actor, patron, fees, "reverse_transfer", sum(f.remaining for f in fees), export=export.pk)
+    _log_many(
+        actor, patron, fees, "reverse_transfer", sum(f.remaining for f in fees), export=export.pk
+    )
     return Outcome(fees, export=export)
 
 
@@ -349,11 +419,19 @@ def _bursar_csv(patron, fees) -> str:
     writer = csv.writer(out)
     writer.writerow(BURSAR_COLUMNS)
     for fee in fees:
-        writer.writerow([
-            fee.pk, patron.barcode or "", patron.admin_system_id, _safe(patron.display_name),
-            _safe(fee.fee_type.name), _safe(fee.item_barcode), fee.created_at.date().isoformat(),
-            fee.owner_site.code, f"{fee.remaining:.2f}",
-        ])
+        writer.writerow(
+            [
+                fee.pk,
+                patron.barcode or "",
+                patron.admin_system_id,
+                _safe(patron.display_name),
+                _safe(fee.fee_type.name),
+                _safe(fee.item_barcode),
+                fee.created_at.date().isoformat(),
+                fee.owner_site.code,
+                f"{fee.remaining:.2f}",
+            ]
+        )
     return out.getvalue()
 
 
@@ -464,11 +542,20 @@ def _oldest_first(fees: list[Fee], amount: Decimal):
         yield fee, part
 
 
-def _cash(actor, method: PaymentMethod, amount, tendered) -> tuple[CashSession | None, Decimal | None]:
+def _cash(
+    actor, method: PaymentMethod, amount, tendered
+) -> tuple[CashSession | None, Decimal | None]:
     """The operator's open cash session and the change due, for cash; (None, None) else."""
     if not method.is_cash:
         return None, None
-    session = CashSession.objects.select_related("site").filter(operator=actor, closed_at__isnull=True).first()
+    # Locked: a drawer being closed in another tab waits, so no payment lands in a
+    # session after its count.
+    session = (
+        CashSession.objects.select_for_update(of=("self",))
+        .select_related("site")
+        .filter(operator=actor, closed_at__isnull=True)
+        .first()
+    )
     if session is None:
         raise ValidationError({"payment_method": NO_CASH_SESSION})
     if tendered is None:
@@ -477,22 +564,48 @@ def _cash(actor, method: PaymentMethod, amount, tendered) -> tuple[CashSession |
     if refusal:
         raise ValidationError({"tendered": refusal})
     if tendered < amount:
-        raise ValidationError({"tendered": TENDERED_TOO_LOW.format(
-            tendered=format_money(tendered), amount=format_money(amount))})
+        raise ValidationError(
+            {
+                "tendered": TENDERED_TOO_LOW.format(
+                    tendered=format_money(tendered), amount=format_money(amount)
+                )
+            }
+        )
     return session, tendered - amount
 
 
-def _receipt(actor, patron, kind, site, method, total, *, tendered=None, change_due=None,
-             session=None, undoes=None) -> Receipt:
+def _receipt(
+    actor,
+    patron,
+    kind,
+    site,
+    method,
+    total,
+    *,
+    tendered=None,
+    change_due=None,
+    session=None,
+    undoes=None,
+) -> Receipt:
     ReceiptCounter.objects.bulk_create([ReceiptCounter(site=site)], ignore_conflicts=True)
     counter = ReceiptCounter.objects.select_for_update().get(site=site)
     counter.last_number += 1
     counter.save(update_fields=["last_number"])
     return Receipt.objects.create(
-        site=site, number=counter.last_number, kind=kind, patron=patron,
-        patron_name=patron.display_name, patron_barcode=patron.barcode or "",
-        operator=actor, operator_name=actor.display_name, payment_method=method, total=total,
-        tendered=tendered, change_due=change_due, cash_session=session, undoes=undoes,
+        site=site,
+        number=counter.last_number,
+        kind=kind,
+        patron=patron,
+        patron_name=patron.display_name,
+        patron_barcode=patron.barcode or "",
+        operator=actor,
+        operator_name=actor.display_name,
+        payment_method=method,
+        total=total,
+        tendered=tendered,
+        change_due=change_due,
+        cash_session=session,
+        undoes=undoes,
     )
 
 
@@ -503,9 +616,14 @@ def _print_lines(receipt: Receipt, fees: list[Fee], amounts: dict | None = None)
             FeeTransaction.objects.filter(receipt=receipt).values_list("fee_id", "amount")
         )
     receipt.printed_lines = [
-        {"type": fee.fee_type.name, "barcode": fee.item_barcode, "amount": str(amounts[fee.pk]),
-         "left": str(fee.remaining)}
-        for fee in fees if fee.pk in amounts
+        {
+            "type": fee.fee_type.name,
+            "barcode": fee.item_barcode,
+            "amount": str(amounts[fee.pk]),
+            "left": str(fee.remaining),
+        }
+        for fee in fees
+        if fee.pk in amounts
     ]
     receipt.save(update_fields=["printed_lines"])
 
@@ -524,17 +642,25 @@ def _append(fee: Fee, kind, amount, actor, **fields) -> FeeTransaction:
 
 def _line(fee: Fee, kind, amount, actor, **fields) -> FeeTransaction:
     return FeeTransaction.objects.create(
-        fee=fee, kind=kind, amount=amount, balance_after=fee.remaining, by=actor,
-        by_name=actor.display_name, **fields,
+        fee=fee,
+        kind=kind,
+        amount=amount,
+        balance_after=fee.remaining,
+        by=actor,
+        by_name=actor.display_name,
+        **fields,
     )
 
 
 def _refresh(balance: Balance) -> Balance:
-    """The patron's balance, summed again from their fees (under the balance row's lock)."""
+    """The patron's balance, summed again from their fees (under the balance row's lock),
+    and their standing against the debt limit read back in the same transaction: if that
+    cannot be read, the change fails with it (the block never fails open)."""
     sums = balance_sums(Fee.objects.filter(patron_id=balance.patron_id))
     Balance.objects.filter(pk=balance.pk).update(**sums)
     for name, value in sums.items():
         setattr(balance, name, value)
+    balance.standing = debt.standing_of(balance.patron_id)
     return balance
 
 
@@ -557,16 +683,23 @@ def balance_sums(fees) -> dict[str, Decimal]:
 
 def _log(actor, patron, fee, kind, amount, **details) -> None:
     log.record(
-        log.Kind.FEE, operator=actor, patron=patron, obj=fee, site=fee.owner_site,
+        log.Kind.FEE,
+        operator=actor,
+        patron=patron,
+        obj=fee,
+        site=fee.owner_site,
         details={"fee": str(kind), "amount": str(amount), "type": fee.fee_type.name, **details},
     )
 
 
 def _log_many(actor, patron, fees, kind, amount, *, receipt=None, **details) -> None:
     if receipt is not None:
-        details["receipt"] = f"{receipt.site.code}-{receipt.number}"
+        details["receipt"] = receipt.label
     log.record(
-        log.Kind.FEE, operator=actor, patron=patron, obj=fees[0] if len(fees) == 1 else None,
+        log.Kind.FEE,
+        operator=actor,
+        patron=patron,
+        obj=fees[0] if len(fees) == 1 else None,
         site=fees[0].owner_site if fees else None,
         details={"fee": str(kind), "amount": str(amount), "fees": [f.pk for f in fees], **details},
     )

@@ -8,9 +8,9 @@ on a fee they see is a 403. A form submitted twice (its one-time key) is recorde
 second answer shows the first result."""
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404
 
 from fines import debt, selectors, services
 from fines.forms.tab import (
@@ -26,7 +26,7 @@ from fines.forms.tab import (
     ReverseForm,
     SelectedFeesForm,
 )
-from fines.models import BursarExport
+from fines.models import BursarExport, Fee
 from fines.money import format_money
 from patrons.views.record import can_edit, render_tab
 from security import policy, working_site
@@ -115,7 +115,7 @@ def _act(request, patron, data) -> tuple[services.Outcome, str]:
             tendered=data["tendered"],
         )
         return outcome, PAID.format(
-            amount=format_money(outcome.receipt.total), receipt=_number(outcome.receipt)
+            amount=format_money(outcome.receipt.total), receipt=outcome.receipt.label
         )
     if action == "waive":
         outcome = services.fees_waive(
@@ -151,7 +151,7 @@ def _refund(request, patron, tab):
             form.add_service_errors(error)
         else:
             text = REFUNDED.format(
-                amount=format_money(data["amount"]), receipt=_number(outcome.receipt)
+                amount=format_money(data["amount"]), receipt=outcome.receipt.label
             )
             messages.success(request, text)
             return _render(request, patron, tab, receipt=outcome.receipt)
@@ -180,12 +180,15 @@ def _reverse(request, patron, tab):
 _HANDLERS = {ADD: _add, CREDIT: _credit, SELECTED: _selected, REFUND: _refund, REVERSE: _reverse}
 
 
+@login_required
 def bursar_csv(request, pk: int):
-    """A transfer's CSV as it was sent, for those who may transfer the patron's fees."""
-    export = get_object_or_404(BursarExport.objects.select_related("patron"), pk=pk)
-    if export.patron is None or not policy.can(request.user, services.VIEW, export.patron):
-        raise Http404
+    """A transfer's CSV as it was sent, for those who may transfer fees and see the patron."""
     policy.require(request.user, services.TRANSFER)
+    export = BursarExport.objects.select_related("patron").filter(pk=pk).first()
+    if export is None or export.patron is None:
+        raise Http404
+    if not policy.can(request.user, services.VIEW, export.patron):
+        raise Http404
     response = HttpResponse(export.csv, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="bursar-{export.pk}.csv"'
     return response
@@ -206,10 +209,6 @@ def _taking_site(request):
     payment is the cash session's)."""
     site_id = working_site.site_id(request) or request.user.home_site_id
     return Site.objects.get(pk=site_id)
-
-
-def _number(receipt) -> str:
-    return f"{receipt.site.code}-{receipt.number:06d}"
 
 
 def _new_fee_choices(request, patron, action) -> dict:
@@ -245,7 +244,6 @@ def _render(request, patron, tab, *, status=200, receipt=None, export=None, **fo
         "filter_form": filter_form,
         "checked": checked,
         "receipt": receipt,
-        "receipt_number": _number(receipt) if receipt else "",
         "export": export,
         "may_transfer_exports": policy.can(operator, services.TRANSFER),
         "can_edit": can_edit(operator, patron, tab),
@@ -278,5 +276,6 @@ def _checked(request, selected_form, page) -> set[int]:
     if selected_form.is_bound:
         return {int(v) for v in selected_form.data.getlist(f"{SELECTED}-fees") if v.isdigit()}
     if request.GET.get("waive") == "all":
-        return {fee.pk for fee in page.fees if fee.may["waive"]}
+        waivable = (Fee.Status.ACTIVE, Fee.Status.DISPUTED)
+        return {fee.pk for fee in page.fees if fee.may["waive"] and fee.status in waivable}
     return set()

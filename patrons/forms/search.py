@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django import forms
 
 from patrons.models import Patron, PatronType
@@ -14,6 +16,13 @@ STATUS_CHOICES = [
     (Status.INACTIVE, "Inactive or expired"),
 ]
 SORT_CHOICES = [(name, name) for name in SORTS] + [(f"-{name}", f"-{name}") for name in SORTS]
+
+CENT = Decimal("0.01")
+MOST_OWED = Decimal("9999999999.99")  # the most a balance column holds (numeric(12,2))
+OWES_NOT_AN_AMOUNT = "Enter an amount such as 12.50."
+OWES_NEGATIVE = "Enter an amount of zero or more."
+OWES_TOO_MANY_DECIMALS = "Enter the amount in whole cents: at most two decimals."
+OWES_TOO_LARGE = "That amount is too large: the most is 9,999,999,999.99."
 
 
 def _yes_no(label: str) -> forms.TypedChoiceField:
@@ -59,14 +68,44 @@ class PatronSearchForm(forms.Form):
     blocked = _yes_no("Has an active block")
     notes = _yes_no("Has notes")
     generic = _yes_no("Generic account")
+    owes = forms.DecimalField(
+        label="Owes more than",
+        required=False,
+        min_value=0,
+        help_text="Net balance: fees owed less credit.",
+        error_messages={"invalid": OWES_NOT_AN_AMOUNT, "min_value": OWES_NEGATIVE},
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+    )
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False, widget=forms.HiddenInput)
 
-    FILTERS = ["status", "group", "site", "patron_type", "source", "blocked", "notes", "generic"]
+    FILTERS = [
+        "status",
+        "group",
+        "site",
+        "patron_type",
+        "source",
+        "blocked",
+        "notes",
+        "generic",
+        "owes",
+    ]
 
     def __init__(self, *args, operator, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["site"].queryset = policy.scope(operator, "patrons.view_patron", Site)
         self.fields["site"].label_from_instance = lambda site: f"{site.code} - {site.name}"
+
+    def clean_owes(self) -> Decimal | None:
+        """In whole cents, and no more than a balance can be: the size is checked first, as
+        a huge amount cannot be rounded to cents (the decimal context's precision)."""
+        amount = self.cleaned_data.get("owes")
+        if amount is None:
+            return None
+        if amount > MOST_OWED:
+            raise forms.ValidationError(OWES_TOO_LARGE, code="max_value")
+        if amount != amount.quantize(CENT):
+            raise forms.ValidationError(OWES_TOO_MANY_DECIMALS, code="max_decimal_places")
+        return amount
 
     def value(self, name: str):
         """The cleaned value, or "any" for a field left empty or refused."""
@@ -95,4 +134,5 @@ class PatronSearchForm(forms.Form):
             has_active_block=self.value("blocked"),
             has_notes=self.value("notes"),
             is_generic=self.value("generic"),
+            owes_more_than=self.value("owes"),
         )

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from libstaff.queries import violated_constraint
+from patrons import deletion
 from patrons.models import Patron, PatronEmail
 from patrons.models.patron import BARCODE_TAKEN, USERNAME_TAKEN, USERNAME_UNIQUE
 from patrons.services.generic import check_generic
@@ -367,6 +368,7 @@ def patron_delete(*, actor: Patron, patron: Patron) -> None:
     if patron.is_protected:
         raise ValidationError(PROTECTED_PATRON)
     _ensure_not_last_district_admin(patron)
+    _ensure_nothing_against_deletion(patron)
     # Logged before the delete, which empties the entry's patron link: the name stays.
     deleted = {"name": patron.display_name, "barcode": patron.barcode, "username": patron.username}
     log.record(log.Kind.PATRON_DELETED, operator=actor, patron=patron, details=deleted)
@@ -377,6 +379,15 @@ def patron_delete(*, actor: Patron, patron: Patron) -> None:
         files.append(patron.photo)
     for file in files:
         _delete_file_on_commit(file)
+
+
+def _ensure_nothing_against_deletion(patron: Patron) -> None:
+    """What other apps registered against deleting (a balance owed either way), asked with
+    the patron's row locked: their changes to the patron's rows wait for the lock, so no
+    fee added meanwhile is deleted unseen."""
+    refusals = deletion.refusals(patron)
+    if refusals:
+        raise ValidationError([refusal.message for refusal in refusals])
 
 
 def _log_changed(actor: Patron, patron: Patron, before: dict) -> None:

@@ -43,6 +43,7 @@ def me(request):
         "notes": me_selectors.own_notes(patron),
         "proxy_for": me_selectors.own_proxy_for(patron),
         "fees": me_selectors.own_fees(patron),
+        "closed_fees_shown": me_selectors.CLOSED_FEES_SHOWN,
         "emails": patron.emails.all(),
         "addresses": patron.addresses.all(),
         "phones": patron.phones.all(),

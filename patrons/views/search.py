@@ -31,7 +31,7 @@ COLUMNS = [
     Column("Expires", "expiry"),
     Column("Blocks", numeric=True),
     Column("Notes", numeric=True),
-    # Balance joins when the fines app records fees.
+    Column("Balance", numeric=True),  # net: fees owed less credit (negative: a credit)
 ]
 
 

@@ -250,3 +250,20 @@
   dialog.showModal();
   dialog.focus();
 })();
+
+/* --- Receipts (templates/fines/receipt.html) -------------------------------------------
+   [data-print] buttons print the page (static/css/receipt-print.css lays the receipt out
+   for paper); they stay hidden without JavaScript, where the browser's own Print is there. */
+(function () {
+  "use strict";
+
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.hidden = false;
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-print]");
+    if (!button) return;
+    event.preventDefault();
+    window.print();
+  });
+})();

@@ -83,6 +83,7 @@ def offered(real_cursors) -> dict:
         "blocked": strategies.any_value(*yes_no),
         "notes": strategies.any_value(*yes_no),
         "generic": strategies.any_value(*yes_no),
+        "owes": strategies.any_value("0", "10", "9.99", "-1", "1.001", "1e30", "abc"),
         "sort": strategies.any_value(*SORTS),
         "after": cursor,
         "before": cursor,

@@ -58,7 +58,7 @@ def test_every_list_has_a_page(client, librarian):
 
 def test_an_unknown_list_is_not_found(client, librarian):
     client.force_login(librarian)
-    assert client.get(list_url("fee-types")).status_code == 404
+    assert client.get(list_url("no-such-list")).status_code == 404
 
 
 def test_add_rename_and_delete_entries_in_one_save(client, librarian):
