@@ -40,9 +40,7 @@ def _register_preference_lists():
             "What a fee is for: overdue, lost item... A credit type adds credit.",
             extra_fields=("default_amount", "is_credit"),
         ),
-        PreferenceList(
-            "waive-reasons", "Waive reasons", WaiveReason, "Why a fee is waived."
-        ),
+        PreferenceList("waive-reasons", "Waive reasons", WaiveReason, "Why a fee is waived."),
         PreferenceList(
             "payment-methods",
             "Payment methods",

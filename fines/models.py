@@ -146,7 +146,9 @@ class FeeTransaction(models.Model):
         TRANSFER = "transfer", "Transfer to bursar"
         REVERSE_TRANSFER = "reverse_transfer", "Transfer reversed"
 
-    fee = models.ForeignKey(Fee, on_delete=models.CASCADE, related_name="transactions")
+    # Deleted only with their fee, by the database (ON DELETE CASCADE, migration 0004): the
+    # trigger below refuses any other DELETE, so no line is ever removed on its own.
+    fee = models.ForeignKey(Fee, on_delete=models.DO_NOTHING, related_name="transactions")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     amount = models.DecimalField(**MONEY)
     balance_after = models.DecimalField(**MONEY)  # the fee's remaining after this line
@@ -160,23 +162,36 @@ class FeeTransaction(models.Model):
     receipt = models.ForeignKey(
         "fines.Receipt", null=True, blank=True, on_delete=models.PROTECT, related_name="lines"
     )
+    # Lines go only with their fee (the database's cascade), the refund with its payment.
     refund_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+        "self", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="refunds"
     )
     bursar_export = models.ForeignKey(
         "fines.BursarExport", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     comment = models.CharField(max_length=500, blank=True)
     at = models.DateTimeField(auto_now_add=True)
+    # No constraint and nothing done on delete: a line is never updated (not even to empty
+    # the link to an operator who is deleted); `by_name` keeps who it was.
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
-    by_name = models.CharField(max_length=150, blank=True)  # kept when the operator goes
+    by_name = models.CharField(max_length=150, blank=True)
 
     class Meta:
         ordering = ["at", "pk"]
         triggers = [
-            pgtrigger.Protect(name="fee_transaction_append_only", operation=pgtrigger.Update)
+            pgtrigger.Protect(name="fee_transaction_append_only", operation=pgtrigger.Update),
+            # A cascade from the fee runs inside the foreign key's own trigger (depth 1).
+            pgtrigger.Protect(
+                name="fee_transaction_no_direct_delete",
+                operation=pgtrigger.Delete,
+                condition=pgtrigger.Condition("pg_trigger_depth() = 0"),
+            ),
         ]
         indexes = [models.Index(fields=["fee", "at"], name="fee_transaction_fee_at")]
         constraints = [

@@ -71,6 +71,9 @@ A_CREDIT_TYPE = "A credit type adds a credit: use Add credit."
 NOT_A_PAYMENT = "No such payment on this record."
 EXPORT_GONE = "No such transfer on this record."
 EXPORT_REVERSED = "This transfer was reversed already."
+CREDITS_WAIVED_APART = (
+    "Credits are cancelled apart from fees: a waive of both would take one off the other."
+)
 KEY_USED = "This form was already used: reload the page and try again."
 COMMENT_MAX = 500
 
@@ -148,7 +151,7 @@ def _new_fee(actor, patron, action, kind, fee_type, owner_site, amount, item_bar
         created_by=actor,
     )
     policy.require(actor, action, fee)
-    _require_amount(amount)
+    fee.original_amount = fee.remaining = amount = _require_amount(amount)
     balance = _lock_balance(patron)
     fee.save()
     _line(fee, kind, amount, actor, comment=fee.comment)
@@ -181,7 +184,7 @@ def fees_pay(
     _require_status(fees, {Fee.Status.ACTIVE}, NOT_PAYABLE, credits=False)
     owed = sum(fee.remaining for fee in fees)
     amount = owed if amount is None else amount
-    _require_amount(amount, owed=owed)
+    amount = _require_amount(amount, owed=owed)
     session, change_due = _cash(actor, method, amount, tendered)
     receipt = _receipt(
         actor,
@@ -220,9 +223,11 @@ def fees_waive(
     balance = _lock_balance(patron)
     fees = _locked_fees(actor, patron, fee_ids, WAIVE)
     _require_status(fees, {Fee.Status.ACTIVE, Fee.Status.DISPUTED}, NOT_WAIVABLE)
+    if len({fee.is_credit for fee in fees}) > 1:
+        raise ValidationError({"fees": CREDITS_WAIVED_APART})
     owed = sum(fee.remaining for fee in fees)
     amount = owed if amount is None else amount
-    _require_amount(amount, owed=owed)
+    amount = _require_amount(amount, owed=owed)
     comment = comment.strip()[:COMMENT_MAX]
     for fee, part in _oldest_first(fees, amount):
         fee.remaining -= part
@@ -295,11 +300,9 @@ def payment_refund(*, actor, patron, key, payment_id, amount, comment="") -> Out
     fee = _locked_fees(actor, patron, [payment.fee_id], REFUND)[0]
     refunded = payment.refunds.aggregate(total=Coalesce(Sum("amount"), Decimal("0.00")))["total"]
     left = payment.amount - refunded
-    refusal = amount_refusal(amount)
-    if refusal is None and amount > left:
-        refusal = MORE_THAN_PAID.format(total=format_money(left))
-    if refusal:
-        raise ValidationError({"amount": refusal})
+    amount = _require_amount(amount)
+    if amount > left:
+        raise ValidationError({"amount": MORE_THAN_PAID.format(total=format_money(left))})
     method = payment.payment_method
     session, _ = _cash(actor, method, amount, tendered=amount)
     site = session.site if session else payment.receipt.site
@@ -523,12 +526,17 @@ def _label(fee: Fee) -> str:
     return f"{fee.fee_type.name} of {fee.created_at:%Y-%m-%d} ({fee.get_status_display().lower()})"
 
 
-def _require_amount(amount, *, owed: Decimal | None = None) -> None:
+def _require_amount(amount, *, owed: Decimal | None = None) -> Decimal:
+    """`amount` as a Decimal of whole cents, or a ValidationError on "amount" (a crafted
+    call with text or a float gets the form's answer, not a crash)."""
     refusal = amount_refusal(amount)
-    if refusal is None and owed is not None and amount > owed:
-        refusal = MORE_THAN_OWED.format(total=format_money(owed))
+    if refusal is None:
+        amount = Decimal(str(amount).strip())
+        if owed is not None and amount > owed:
+            refusal = MORE_THAN_OWED.format(total=format_money(owed))
     if refusal:
         raise ValidationError({"amount": refusal})
+    return amount
 
 
 def _oldest_first(fees: list[Fee], amount: Decimal):
@@ -563,6 +571,7 @@ def _cash(
     refusal = amount_refusal(tendered)
     if refusal:
         raise ValidationError({"tendered": refusal})
+    tendered = Decimal(str(tendered).strip())
     if tendered < amount:
         raise ValidationError(
             {

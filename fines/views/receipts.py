@@ -24,8 +24,7 @@ def receipt_detail(request, pk: int):
         "label": receipt.label,
         "undoes_label": receipt.undoes.label if receipt.undoes else "",
         "refunds": [
-            (refund, refund.label)
-            for refund in cash_selectors.receipts_undoing(receipt=receipt)
+            (refund, refund.label) for refund in cash_selectors.receipts_undoing(receipt=receipt)
         ],
         "is_refund": receipt.kind == Receipt.Kind.REFUND,
         "is_cash": receipt.payment_method.is_cash,
