@@ -177,10 +177,16 @@ def test_patrons_get_no_staff_navigation(patron):
 @pytest.mark.parametrize(
     ("role", "labels"),
     [
-        ("district_admin", ["Dashboard", "Patrons", "Sites", "Security", "Log", "Preferences"]),
-        ("library_admin", ["Dashboard", "Patrons", "Sites", "Security", "Log", "Preferences"]),
-        ("librarian", ["Dashboard", "Patrons", "Preferences"]),
-        ("aide", ["Dashboard", "Patrons"]),
+        (
+            "district_admin",
+            ["Dashboard", "Patrons", "Sites", "Security", "Log", "Cash", "Preferences"],
+        ),
+        (
+            "library_admin",
+            ["Dashboard", "Patrons", "Sites", "Security", "Log", "Cash", "Preferences"],
+        ),
+        ("librarian", ["Dashboard", "Patrons", "Cash", "Preferences"]),
+        ("aide", ["Dashboard", "Patrons", "Cash"]),
     ],
 )
 def test_navigation_follows_permissions(client, roles, role, labels):
@@ -197,10 +203,11 @@ def test_the_active_section_matches_the_url_prefix(client, library_admin):
         ("Sites", True),
         ("Security", False),
         ("Log", False),
+        ("Cash", False),
         ("Preferences", False),
     ]
     nav = client.get(HOME).context["staff_navigation"]
-    assert [item["active"] for item in nav] == [True, False, False, False, False, False]
+    assert [item["active"] for item in nav] == [True, False, False, False, False, False, False]
 
 
 def test_explicit_grants_belong_to_the_security_section(client, library_admin):
