@@ -119,6 +119,20 @@ def _filtered(fees: QuerySet, filters: FeeFilters) -> QuerySet:
     return fees
 
 
+def payment_visible(operator, patron, payment_id: int) -> bool:
+    """A payment of one of this patron's fees that the operator sees."""
+    return FeeTransaction.objects.filter(
+        pk=payment_id, kind=FeeTransaction.Kind.PAYMENT, fee__in=visible_fees(operator, patron)
+    ).exists()
+
+
+def exported_fees(export: BursarExport) -> list[Fee]:
+    fees = Fee.objects.filter(
+        transactions__bursar_export=export, transactions__kind=FeeTransaction.Kind.TRANSFER
+    ).select_related("patron__security_group")
+    return list(fees.distinct())
+
+
 def fee_types(*, credit: bool) -> QuerySet:
     return FeeType.objects.filter(is_credit=credit).order_by("name")
 

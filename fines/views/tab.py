@@ -136,6 +136,8 @@ def _refund(request, patron, tab):
     form = RefundForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
+        if not selectors.payment_visible(request.user, patron, data["payment"]):
+            raise Http404(FEE_NOT_FOUND)
         try:
             outcome = services.payment_refund(
                 actor=request.user,
@@ -189,6 +191,9 @@ def bursar_csv(request, pk: int):
         raise Http404
     if not policy.can(request.user, services.VIEW, export.patron):
         raise Http404
+    # The file names fees: only for those who may transfer every one of them.
+    for fee in selectors.exported_fees(export):
+        policy.require(request.user, services.TRANSFER, fee)
     response = HttpResponse(export.csv, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="bursar-{export.pk}.csv"'
     return response
@@ -207,8 +212,8 @@ def _require_visible(operator, patron, fee_ids) -> None:
 def _taking_site(request):
     """Where money is taken: the working site, else the operator's home site (a cash
     payment is the cash session's)."""
-    site_id = working_site.site_id(request) or request.user.home_site_id
-    return Site.objects.get(pk=site_id)
+    chosen = Site.objects.filter(pk=working_site.site_id(request)).first()
+    return chosen or request.user.home_site
 
 
 def _new_fee_choices(request, patron, action) -> dict:

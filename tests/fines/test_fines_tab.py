@@ -352,3 +352,52 @@ def test_the_tab_answers_in_the_same_queries_for_1_and_200_fees(
         assert response.content.decode().count('data-fee="') == total
         counts[total] = len(captured)
     assert counts[1] == counts[200]
+
+
+def test_a_payment_of_a_fee_outside_scope_is_not_found_for_refund(
+    client, district_admin, librarian, patron, ams, jes
+):
+    hidden = add_fee(district_admin, patron, jes, "6.00")
+    paid = services.fees_pay(
+        actor=district_admin,
+        patron=patron,
+        key=uuid.uuid4(),
+        fee_ids=[hidden.pk],
+        method=PaymentMethod.objects.get(code="CARD"),
+        site=jes,
+    )
+    payment = FeeTransaction.objects.get(receipt=paid.receipt)
+    client.force_login(librarian)
+    response = client.post(
+        tab_url(patron),
+        {"refund-key": uuid.uuid4(), "refund-payment": payment.pk, "refund-amount": "1.00"},
+    )
+    assert response.status_code == 404
+    assert not FeeTransaction.objects.filter(kind="refund").exists()
+
+
+def test_a_bursar_file_naming_fees_outside_scope_is_refused(
+    client, district_admin, librarian, patron, ams, jes
+):
+    fees = [add_fee(district_admin, patron, site, "2.00") for site in (ams, jes)]
+    sent = services.fees_transfer(
+        actor=district_admin, patron=patron, key=uuid.uuid4(), fee_ids=[f.pk for f in fees]
+    )
+    url = reverse("fines:bursar_csv", kwargs={"pk": sent.export.pk})
+    client.force_login(librarian)
+    assert client.get(url).status_code == 403
+    client.force_login(district_admin)
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+
+
+def test_a_working_site_that_is_gone_falls_back_to_the_home_site(client, librarian, patron, ams):
+    fee = add_fee(librarian, patron, ams, "3.00")
+    client.force_login(librarian)
+    session = client.session
+    session["working_site_id"] = 999999
+    session.save()
+    response = post_selected(client, patron, "pay", [fee.pk], **selected_extra("pay"))
+    assert response.status_code == 200
+    assert "AMS-000001" in response.content.decode()

@@ -222,3 +222,26 @@ def test_the_count_of_a_filtered_list_is_bounded(librarian, owers, monkeypatch):
         operator=librarian, filters=PatronFilters(owes_more_than=Decimal("0")), page_size=1
     )
     assert (page.count, page.count_is_bounded) == (2, True)
+
+
+def test_the_debt_limit_block_shows_in_the_lists_blocks_column_and_filter(client, librarian, ams):
+    from fines.models import FeeType
+    from patrons.models import PatronType
+
+    student = PatronType.objects.create(code="ST", name="Student", debt_limit=Decimal("5.00"))
+    debtor = PatronFactory(home_site=ams, patron_type=student, last_name="Debtor")
+    clear = PatronFactory(home_site=ams, patron_type=student, last_name="Clear")
+    for patron, amount in ((debtor, "5.00"), (clear, "4.99")):
+        services.fee_add(
+            actor=librarian,
+            patron=patron,
+            key=uuid.uuid4(),
+            fee_type=FeeType.objects.get(code="LOST"),
+            owner_site=ams,
+            amount=Decimal(amount),
+        )
+    client.force_login(librarian)
+    blocked = client.get(reverse("patrons:list"), {"blocked": "yes"}).context["page"].rows
+    assert [row.pk for row in blocked] == [debtor.pk]
+    rows = {row.pk: row for row in client.get(reverse("patrons:list")).context["page"].rows}
+    assert rows[debtor.pk].active_blocks == 1 and rows[clear.pk].active_blocks == 0
