@@ -1,8 +1,8 @@
 """The permissions that administrators give security groups, by area, with the words a
 librarian reads. The one list of them: the group pages show it as a matrix.
 
-A permission declared here that does not exist yet (its app has no models yet, as fines)
-is left out until its migration creates it, and then shows up without a change here.
+A permission declared here that does not exist yet (its app's migration has not run) is
+left out until it does, and then shows up without a change here.
 """
 
 from collections.abc import Iterable
@@ -40,12 +40,14 @@ AREAS = (
     Area(
         "Fines",
         (
+            ("fines.view_fee", "View fees and balances"),
             ("fines.add_fee", "Add fees"),
-            ("fines.pay_fee", "Take payments"),
-            ("fines.waive_fee", "Waive fees"),
-            ("fines.dispute_fee", "Dispute fees"),
+            ("fines.pay_fee", "Take payments and keep a cash drawer"),
+            ("fines.waive_fee", "Waive fees and read the cash report"),
+            ("fines.dispute_fee", "Dispute and restore fees"),
             ("fines.refund_fee", "Refund payments"),
             ("fines.credit_fee", "Give credit"),
+            ("fines.transfer_fee", "Transfer fees to the bursar"),
         ),
     ),
     Area(

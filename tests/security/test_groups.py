@@ -5,7 +5,6 @@ from html.parser import HTMLParser
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils.html import escape
@@ -665,9 +664,9 @@ def test_the_matrix_groups_permissions_by_area_with_labels(client, library_admin
     client.force_login(library_admin)
     response = client.get(group_url(group_at(Level.LIBRARY_STAFF)))
     matrix = response.context["matrix"]
-    # Fines has no permissions yet: its area waits for them.
     assert [area.label for area in matrix] == [
         "Patrons",
+        "Fines",
         "Security",
         "Sites",
         "Preferences",
@@ -686,13 +685,21 @@ def test_every_declared_permission_has_a_label_and_a_single_area():
     assert len(declared) == len(set(declared)) == len(LABELS)
 
 
-def test_fines_permissions_appear_when_they_exist(client, library_admin):
-    fee = ContentType.objects.get_or_create(app_label="fines", model="fee")[0]
-    Permission.objects.create(content_type=fee, codename="pay_fee", name="Can pay fee")
+def test_a_declared_permission_appears_only_once_it_exists(client, library_admin):
+    Permission.objects.filter(content_type__app_label="fines", codename="transfer_fee").delete()
     client.force_login(library_admin)
     response = client.get(group_url(group_at(Level.LIBRARY_STAFF)))
-    fines = [area for area in response.context["matrix"] if area.label == "Fines"]
-    assert [row.label for row in fines[0].rows] == ["Take payments"]
+    fines = [area for area in response.context["matrix"] if area.label == "Fines"][0]
+    assert "Transfer fees to the bursar" not in [row.label for row in fines.rows]
+    assert "Take payments and keep a cash drawer" in [row.label for row in fines.rows]
+
+
+def test_the_fines_area_shows_the_default_groups_fines_permissions(client, library_admin):
+    client.force_login(library_admin)
+    response = client.get(group_url(group_at(Level.LIBRARY_AIDE)))
+    fines = [area for area in response.context["matrix"] if area.label == "Fines"][0]
+    held = [row.name for row in fines.rows if row.has]
+    assert held == ["fines.view_fee", "fines.pay_fee"]
 
 
 def test_inherited_permissions_are_shown_as_such(client, library_admin, student_aide):
