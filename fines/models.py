@@ -22,23 +22,13 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from fines.money import CENT
+from patrons.models.lists import ListEntry
+
 MONEY = {"max_digits": 12, "decimal_places": 2}
-CENT = Decimal("0.01")
 
 
-class _ListEntry(models.Model):
-    code = models.CharField(max_length=20, unique=True)
-    name = models.CharField(max_length=80)
-
-    class Meta:
-        abstract = True
-        ordering = ["name"]
-
-    def __str__(self):
-        return self.name
-
-
-class FeeType(_ListEntry):
+class FeeType(ListEntry):
     """Overdue, Lost item... A credit type's fees are owed to the patron: shown negative,
     taken off the balance, added with a comment."""
 
@@ -47,7 +37,7 @@ class FeeType(_ListEntry):
     )
     is_credit = models.BooleanField("credit", default=False)
 
-    class Meta(_ListEntry.Meta):
+    class Meta(ListEntry.Meta):
         constraints = [
             models.CheckConstraint(
                 condition=Q(default_amount__isnull=True) | Q(default_amount__gt=0),
@@ -56,17 +46,17 @@ class FeeType(_ListEntry):
         ]
 
 
-class WaiveReason(_ListEntry):
-    class Meta(_ListEntry.Meta):
+class WaiveReason(ListEntry):
+    class Meta(ListEntry.Meta):
         pass
 
 
-class PaymentMethod(_ListEntry):
+class PaymentMethod(ListEntry):
     """Cash, Card... Cash payments belong to a cash session and may give change."""
 
     is_cash = models.BooleanField("cash", default=False)
 
-    class Meta(_ListEntry.Meta):
+    class Meta(ListEntry.Meta):
         pass
 
 

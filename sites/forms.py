@@ -7,6 +7,27 @@ from sites.services import SITE_CODE_TAKEN
 PARENT_REQUIRED = "Choose the site this one belongs to."
 
 
+class SiteChoiceField(forms.TypedChoiceField):
+    """A choice among the sites a form `offer`s ("AMS · Adams Middle School"), cleaned to
+    the Site itself; any other id is not a valid choice."""
+
+    def __init__(self, **kwargs):
+        super().__init__(coerce=int, **kwargs)
+        self.sites: dict[int, Site] = {}
+
+    def offer(self, form: forms.BaseForm, name: str, sites, preferred_site_ids=()) -> None:
+        """Offer `sites`, the first of `preferred_site_ids` among them chosen by default."""
+        self.sites = {site.pk: site for site in sites}
+        self.choices = [(site.pk, f"{site.code} · {site.name}") for site in sites]
+        default = next((pk for pk in preferred_site_ids if pk in self.sites), None)
+        if default is not None:
+            form.initial.setdefault(name, default)
+
+    def clean(self, value):
+        chosen = super().clean(value)
+        return self.sites.get(chosen, chosen)
+
+
 def _model_field(name: str, **kwargs) -> forms.Field:
     return Site._meta.get_field(name).formfield(**kwargs)
 

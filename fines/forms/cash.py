@@ -9,6 +9,7 @@ from django.utils import timezone
 from fines.models import CashSession
 from fines.services.cash import COUNT_NEGATIVE, FLOAT_NEGATIVE, cash_amount_refusal
 from patrons.forms.record import add_service_errors
+from sites.forms import SiteChoiceField
 
 OPEN, CLOSE = "open", "close"
 CASH_HELP = "In whole cents, for example 50.00. Zero is fine."
@@ -46,7 +47,7 @@ class _CashForm(forms.Form):
 class CashSessionOpenForm(_CashForm):
     """Offers only the sites where the operator may take payments."""
 
-    site = forms.TypedChoiceField(label="Site", coerce=int)
+    site = SiteChoiceField(label="Site")
     opening_float = CashAmountField(
         label="Opening float", negative_message=FLOAT_NEGATIVE, help_text=CASH_HELP
     )
@@ -55,14 +56,7 @@ class CashSessionOpenForm(_CashForm):
     def __init__(self, *args, sites, preferred_site_ids=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.initial["action"] = OPEN
-        self.sites = {site.pk: site for site in sites}
-        self.fields["site"].choices = [(s.pk, f"{s.code} · {s.name}") for s in sites]
-        default = next((pk for pk in preferred_site_ids if pk in self.sites), None)
-        if default is not None:
-            self.initial.setdefault("site", default)
-
-    def clean_site(self):
-        return self.sites[self.cleaned_data["site"]]
+        self.fields["site"].offer(self, "site", sites, preferred_site_ids)
 
 
 class CashSessionCloseForm(_CashForm):

@@ -11,6 +11,7 @@ from fines.models import PaymentMethod, WaiveReason
 from fines.money import CENT, amount_refusal
 from fines.selectors import FeeFilters, StatusFilter, fee_types
 from patrons.forms.record import add_service_errors
+from sites.forms import SiteChoiceField
 
 ADD, CREDIT, SELECTED, REFUND, REVERSE = "add", "credit", "selected", "refund", "reverse"
 ACTIONS = ("pay", "waive", "dispute", "restore", "transfer")
@@ -79,7 +80,7 @@ class FilterForm(forms.Form):
 
 class _NewFeeForm(KeyedForm):
     fee_type = forms.ModelChoiceField(None, label="Type")
-    owner_site = forms.TypedChoiceField(label="Owner", coerce=int)
+    owner_site = SiteChoiceField(label="Owner")
     amount = AmountField(help_text=AMOUNT_HELP)
     comment = forms.CharField(max_length=COMMENT_MAX, required=False)
 
@@ -88,14 +89,7 @@ class _NewFeeForm(KeyedForm):
     def __init__(self, *args, sites, preferred_site_ids=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["fee_type"].queryset = fee_types(credit=self.credit)
-        self.sites = {site.pk: site for site in sites}
-        self.fields["owner_site"].choices = [(s.pk, f"{s.code} · {s.name}") for s in sites]
-        default = next((pk for pk in preferred_site_ids if pk in self.sites), None)
-        if default is not None:
-            self.initial.setdefault("owner_site", default)
-
-    def clean_owner_site(self):
-        return self.sites[self.cleaned_data["owner_site"]]
+        self.fields["owner_site"].offer(self, "owner_site", sites, preferred_site_ids)
 
 
 class FeeAddForm(_NewFeeForm):

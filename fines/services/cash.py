@@ -3,7 +3,7 @@ payments and refunds belong to it; closing asks for a blind count (the operator 
 what the drawer should hold) and records the expected amount, the count and the difference.
 """
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from fines.models import CashSession, Receipt
-from fines.money import CENT, MAX_AMOUNT, NOT_A_NUMBER, TOO_MANY_DECIMALS, format_money
+from fines.money import amount_refusal
 from security import log, policy
 
 PAY = "fines.pay_fee"
@@ -21,7 +21,6 @@ SESSION_CLOSED = "This cash session was closed already."
 NOT_YOUR_SESSION = "Only the operator who opened a cash session closes it."
 FLOAT_NEGATIVE = "The opening float cannot be negative."
 COUNT_NEGATIVE = "The count cannot be negative."
-AMOUNT_TOO_LARGE = "That amount is too large: the most is {max}."
 ZERO = Decimal("0.00")
 
 
@@ -90,22 +89,9 @@ def expected_cash(session: CashSession) -> Decimal:
 
 
 def cash_amount_refusal(value, negative_message: str) -> str | None:
-    """Why `value` cannot be a float or a count (None: it can). Unlike a payment, zero is
-    a fine amount of cash. The forms ask it too, so a crafted call gets the same answer;
-    a NaN or a third decimal is refused here rather than failing or being rounded away."""
-    try:
-        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return NOT_A_NUMBER
-    if not amount.is_finite():
-        return NOT_A_NUMBER
-    if amount < 0:
-        return negative_message
-    if amount > MAX_AMOUNT:  # first: quantizing an absurd amount would overflow
-        return AMOUNT_TOO_LARGE.format(max=format_money(MAX_AMOUNT))
-    if amount != amount.quantize(CENT):
-        return TOO_MANY_DECIMALS
-    return None
+    """Why `value` cannot be a float or a count (None: it can): unlike a payment, zero is
+    a fine amount of cash. The forms ask it too, so a crafted call gets the same answer."""
+    return amount_refusal(value, zero_allowed=True, below=negative_message)
 
 
 def _require_cash_amount(amount, field, negative_message) -> None:

@@ -10,6 +10,7 @@ from patrons.services.blocks import (
     BLOCK_LIFT_REASON_REQUIRED,
     BLOCK_REASON_REQUIRED,
 )
+from sites.forms import SiteChoiceField
 
 ADD, LIFT = "add", "lift"
 _REASON_LENGTH = Block._meta.get_field("note").max_length
@@ -39,22 +40,13 @@ class BlockAddForm(forms.Form):
         widget=DateInput(),
         help_text="Leave empty for a block that stays until lifted. It still counts on this day.",
     )
-    owner_site = forms.TypedChoiceField(
-        label="Owner site", coerce=int, help_text="Only operators of this site see the block."
+    owner_site = SiteChoiceField(
+        label="Owner site", help_text="Only operators of this site see the block."
     )
 
     def __init__(self, *args, sites, preferred_site_ids=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.sites = {site.pk: site for site in sites}
-        self.fields["owner_site"].choices = [
-            (site.pk, f"{site.code} · {site.name}") for site in sites
-        ]
-        default = next((pk for pk in preferred_site_ids if pk in self.sites), None)
-        if default is not None:
-            self.initial.setdefault("owner_site", default)
-
-    def clean_owner_site(self):
-        return self.sites[self.cleaned_data["owner_site"]]
+        self.fields["owner_site"].offer(self, "owner_site", sites, preferred_site_ids)
 
     def clean_expires_on(self):
         expires_on = self.cleaned_data["expires_on"]

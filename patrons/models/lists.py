@@ -7,7 +7,9 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 
-class _ListEntry(models.Model):
+class ListEntry(models.Model):
+    """An entry of a short list (the fines app's lists are made of them too)."""
+
     code = models.CharField(max_length=20, unique=True)
     name = models.CharField(max_length=80)
 
@@ -19,7 +21,7 @@ class _ListEntry(models.Model):
         return self.name
 
 
-class PatronType(_ListEntry):
+class PatronType(ListEntry):
     # The fines app blocks a patron whose balance reaches it (empty: no limit).
     debt_limit = models.DecimalField(
         max_digits=12,
@@ -30,7 +32,7 @@ class PatronType(_ListEntry):
         help_text="A patron of this type who owes this much or more is blocked.",
     )
 
-    class Meta(_ListEntry.Meta):
+    class Meta(ListEntry.Meta):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(debt_limit__isnull=True) | models.Q(debt_limit__gt=0),
@@ -39,26 +41,26 @@ class PatronType(_ListEntry):
         ]
 
 
-class NoteType(_ListEntry):
-    class Meta(_ListEntry.Meta):
+class NoteType(ListEntry):
+    class Meta(ListEntry.Meta):
         pass
 
 
-class BlockType(_ListEntry):
-    class Meta(_ListEntry.Meta):
+class BlockType(ListEntry):
+    class Meta(ListEntry.Meta):
         pass
 
 
-class IdentifierType(_ListEntry):
-    class Meta(_ListEntry.Meta):
+class IdentifierType(ListEntry):
+    class Meta(ListEntry.Meta):
         pass
 
 
-class StatisticalCategory(_ListEntry):
-    class Meta(_ListEntry.Meta):
+class StatisticalCategory(ListEntry):
+    class Meta(ListEntry.Meta):
         verbose_name_plural = "statistical categories"
 
 
-class Program(_ListEntry):
-    class Meta(_ListEntry.Meta):
+class Program(ListEntry):
+    class Meta(ListEntry.Meta):
         pass

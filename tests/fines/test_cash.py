@@ -10,11 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from fines import cash_selectors, services
+from fines import cash_selectors, money, services
 from fines.models import CashSession, FeeType, PaymentMethod
 from fines.money import MAX_AMOUNT, NOT_A_NUMBER, TOO_MANY_DECIMALS, format_money
 from fines.services.cash import (
-    AMOUNT_TOO_LARGE,
     COUNT_NEGATIVE,
     FLOAT_NEGATIVE,
     NOT_YOUR_SESSION,
@@ -29,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 CASH_URL = "/staff/fines/cash/"
 REPORT_URL = "/staff/fines/cash/report/"
-TOO_LARGE = AMOUNT_TOO_LARGE.format(max=format_money(MAX_AMOUNT))
+TOO_LARGE = money.TOO_LARGE.format(max=format_money(MAX_AMOUNT))
 
 
 def key():
