@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "guardian",
     "pgtrigger",
     "pghistory",
     "pghistory.admin",
@@ -209,6 +210,13 @@ STORAGES = {
 MEDIA_URL = "media/"
 # Files attached to patron records (patrons.forms.attachments): the largest accepted.
 LIBSTAFF_ATTACHMENT_MAX_MB = env.int("LIBSTAFF_ATTACHMENT_MAX_MB", default=10)
+# django-guardian: object permissions on security groups (delegations), read by the policy
+# as facts. Its backend stays out of AUTHENTICATION_BACKENDS: the policy alone decides.
+ANONYMOUS_USER_NAME = None
+GUARDIAN_MONKEY_PATCH_USER = False
+GUARDIAN_MONKEY_PATCH_GROUP = False
+SILENCED_SYSTEM_CHECKS = ["guardian.W001"]  # its backend is left out on purpose (above)
+
 # The currency of every amount (ISO 4217), shown in the library's way of writing it.
 LIBSTAFF_CURRENCY = env("LIBSTAFF_CURRENCY", default="USD")
 LIBSTAFF_CURRENCY_LOCALE = env("LIBSTAFF_CURRENCY_LOCALE", default="en_US")

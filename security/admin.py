@@ -8,7 +8,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp import admin as _otp_totp_admin  # noqa: F401 (registers)
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from security.models import SecurityGroup
+from security.models import GroupDelegation, SecurityGroup
 
 admin.site.site_header = "LibStaff administration"
 admin.site.site_title = "LibStaff admin"
@@ -46,11 +46,44 @@ class PolicyAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class GroupDelegationInline(admin.TabularInline):
+    """The group's object permissions (delegations), read-only: they are given and taken
+    back on the group page, through the services that check and log them. A row added
+    here would bypass both."""
+
+    model = GroupDelegation
+    fk_name = "content_object"
+    fields = readonly_fields = ["user", "permission", "delegated_by", "delegated_at"]
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "delegations (object permissions)"
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("security.view_securitygroup", obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(SecurityGroup)
 class SecurityGroupAdmin(PolicyAdmin):
+    inlines = [GroupDelegationInline]
     list_display = ["name", "level", "is_protected", "updated_at"]
     list_filter = ["level", "is_protected"]
     search_fields = ["name", "description"]
     filter_horizontal = ["permissions"]
     readonly_fields = ["is_protected", "created_at", "updated_at"]
     fields = ["name", "level", "description", "permissions", *readonly_fields]
+
+    def get_inline_instances(self, request, obj=None):
+        """The delegations are shown, never posted: a save handles the group alone (a
+        read-only inline has nothing to save, and no management form to require)."""
+        if request.method == "POST":
+            return []
+        return super().get_inline_instances(request, obj)

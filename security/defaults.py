@@ -95,6 +95,20 @@ FINES_DEFAULTS = {
 FINES_GRANTABLE = {"Library Administrator": FINES_LIBRARIAN}
 
 
+# security.assign_securitygroup came after the default groups: its migration gives it.
+STAFF_GROUP_GIVERS = {"Library Administrator": ["security.assign_securitygroup"]}
+
+
+def add_staff_group_givers(apps) -> None:
+    """Give the default Library Administrator the right to give staff groups (idempotent)."""
+    SecurityGroup = apps.get_model("security", "SecurityGroup")
+    Permission = apps.get_model("auth", "Permission")
+    for name, perms in STAFF_GROUP_GIVERS.items():
+        group = SecurityGroup.objects.filter(name=name).first()
+        if group is not None:
+            group.permissions.add(*_permissions(Permission, perms))
+
+
 def add_fines_defaults(apps) -> None:
     """Give the default groups (those that exist) their fines permissions, and the Library
     Administrator the right to pass them on (idempotent)."""

@@ -3,6 +3,7 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from libstaff.stamps import Stamped, track_history
 
@@ -85,6 +86,9 @@ class SecurityGroup(Stamped):
             ("grant_permission", "Can give an operator an explicit permission at a site"),
             ("manage_preferences", "Can change preferences"),
             ("view_operator_log", "Can view the operator log"),
+            # In a group: may give staff groups (below one's level); on one group, through a
+            # delegation (GroupDelegation): may give that group.
+            ("assign_securitygroup", "Can give staff groups to patrons"),
         ]
 
     def __str__(self):
@@ -224,7 +228,15 @@ class Preferences(Stamped):
 class Grant(models.Model):
     """An explicit permission (Evergreen's User Permission Editor): one permission for one
     operator at one site, covering the site's descendants. Written only by
-    security.services; read by security.policy."""
+    security.services; read by security.policy.
+
+    A grant either adds the site to where the operator holds the permission, or limits a
+    permission their group gives them to that site (Evergreen's locally assigned
+    permissions override those assigned higher up): "may view patrons only at AMS"."""
+
+    class Kind(models.TextChoices):
+        ADDS = "adds", "Adds a site"
+        LIMITS = "limits", "Limits to a site"
 
     operator = models.ForeignKey("patrons.Patron", on_delete=models.CASCADE, related_name="grants")
     permission = models.ForeignKey(Permission, on_delete=models.CASCADE, related_name="+")
@@ -233,6 +245,9 @@ class Grant(models.Model):
         "patrons.Patron", null=True, on_delete=models.SET_NULL, related_name="+"
     )
     granted_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(
+        max_length=8, choices=Kind.choices, default=Kind.ADDS, db_default="adds"
+    )
 
     class Meta:
         constraints = [
@@ -263,6 +278,8 @@ class OperatorAction(models.Model):
         GROUP_DELETED = "group_deleted", "Security group deleted"
         GRANT_CREATED = "grant_created", "Permission granted"
         GRANT_REVOKED = "grant_revoked", "Grant revoked"
+        DELEGATED = "delegated", "Group delegated"
+        DELEGATION_REVOKED = "delegation_revoked", "Delegation taken back"
         SITE_CREATED = "site_created", "Site created"
         SITE_CHANGED = "site_changed", "Site changed"
         PREFERENCES_CHANGED = "preferences_changed", "Preferences changed"
@@ -305,3 +322,35 @@ class OperatorAction(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.operator_name} {self.get_action_display()}"
+
+
+class GroupDelegation(UserObjectPermissionBase):
+    """django-guardian's object permission on one security group (a direct foreign key, no
+    text object ids): `user` may give this group to patrons (security.assign_securitygroup)
+    or change its permissions (security.change_securitygroup). Written only by
+    security.services; security.policy reads the rows as facts and still applies every rule
+    (levels, scope, the protected group): a row alone never lets anyone act."""
+
+    content_object = models.ForeignKey(
+        SecurityGroup, on_delete=models.CASCADE, related_name="delegations"
+    )
+    delegated_by = models.ForeignKey(
+        "patrons.Patron", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    delegated_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = "group delegation"
+
+    def __str__(self):
+        return f"{self.permission.codename} on {self.content_object_id} for {self.user_id}"
+
+
+class GroupGroupObjectPermission(GroupObjectPermissionBase):
+    """Unused (LibStaff has no Django auth groups): guardian's group-side twin, with a direct
+    foreign key so that guardian never falls back to its text-keyed generic table."""
+
+    content_object = models.ForeignKey(SecurityGroup, on_delete=models.CASCADE, related_name="+")
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        pass

@@ -56,6 +56,7 @@ AREAS = (
             ("security.view_securitygroup", "View security groups"),
             ("security.add_securitygroup", "Create security groups"),
             ("security.change_securitygroup", "Change security groups"),
+            ("security.assign_securitygroup", "Give staff groups to patrons (the Access tab)"),
             ("security.delete_securitygroup", "Delete security groups"),
             ("security.grant_permission", "Give operators explicit permissions"),
         ),

@@ -17,12 +17,18 @@ The rules (ARCHITECTURE.md):
    Administrator makes another one.
 4. A patron's record is changed, and a group assigned, only when the patron's level and the
    new level are strictly below the operator's (District Administrators excepted), within
-   the operator's site scope; nobody changes their own group.
+   the operator's site scope; nobody changes their own group. A staff group (below level
+   5) is given only by holders of security.assign_securitygroup, in their group or
+   delegated on that group (Evergreen's group application permissions); Patron groups by
+   anyone who edits the Access tab.
 5. Site scope: access to a site covers its descendants; outside scope is "not found". A
    patron's notes, blocks, statistics and fees have an owner site: they are seen and changed
    with the patron's rule and only within the operator's scope of that owner site.
 7. Explicit grants (security.models.Grant) give one permission at one site and its
+   descendants, or limit a permission the operator's group gives them to one site and its
    descendants; who may give and take them back: `can_grant`, `can_revoke_grant`.
+Delegations (django-guardian rows on one SecurityGroup) let an operator give that group or
+change its permissions, within every rule above: `delegation_refusal`.
 Two-factor sign-in: RESET_TWO_FACTOR (obj: a Patron) is for District Administrators only,
 on another person within their scope; their own devices they renew themselves.
 Rule 6 (data rules on save) lives in the patron model and services; its thresholds are
@@ -39,9 +45,10 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import CharField, Exists, Model, OuterRef, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.http import Http404
+from guardian.utils import get_user_obj_perms_model
 
 from security.models import Grant, Level, Preferences, SecurityGroup, ancestor_chain
 from security.permission_areas import permissions_named
@@ -59,6 +66,12 @@ GRANT_SITE_ACCESS = "sites.grant_site_access"  # obj: the Site to put in a patro
 OWN_ACCOUNT = "patrons.own_account"
 # obj: a Patron whose two-factor devices to delete; without obj, "may reset anyone's".
 RESET_TWO_FACTOR = "security.reset_two_factor"
+VIEW_GROUP = "security.view_securitygroup"
+CHANGE_GROUP = "security.change_securitygroup"
+# Giving staff groups: held in a group (every staff group one may give), or on one group
+# through a delegation (security.models.GroupDelegation).
+GIVE_STAFF_GROUPS = ASSIGN_DELEGATED = "security.assign_securitygroup"
+DELEGABLE = (ASSIGN_DELEGATED, CHANGE_GROUP)
 DERIVED_ACTIONS = {
     ASSIGN_GROUP: "patrons.edit_access",
     INHERIT_FROM_GROUP: "security.view_securitygroup",
@@ -81,6 +94,10 @@ class _Facts:
     grant_site_ids: dict[str, frozenset[int]] = field(default_factory=dict)
     grantable: frozenset[str] = frozenset()  # of `permissions`, those the group may pass on
     site_parents: dict[int, int | None] = field(default_factory=dict)  # every site
+    # Narrowing grants: a permission of the group that applies only at these sites.
+    limit_site_ids: dict[str, frozenset[int]] = field(default_factory=dict)
+    # Delegations (django-guardian rows): ASSIGN_DELEGATED / CHANGE_GROUP -> group ids.
+    delegated: dict[str, frozenset[int]] = field(default_factory=dict)
 
     @property
     def is_district_admin(self) -> bool:
@@ -95,7 +112,19 @@ class _Facts:
         if self.is_district_admin:
             return None
         from_group = self.scope_site_ids if perm in self.permissions else frozenset()
+        if perm in self.limit_site_ids:
+            from_group = from_group & self.limit_site_ids[perm]
         return from_group | self.grant_site_ids.get(perm, frozenset())
+
+    def delegated_ids(self, perm: str) -> frozenset[int]:
+        return self.delegated.get(perm, frozenset())
+
+    def scope_owner_ids(self) -> frozenset[int] | None:
+        """Owner sites of the groups whose every member the operator's access reaches (None:
+        every group, the district's own included)."""
+        if self.is_district_admin or self.scope_site_ids.issuperset(self.site_parents):
+            return None
+        return self.scope_site_ids
 
     def holds_at(self, perm: str, site_id: int) -> bool:
         site_ids = self.site_ids_for(perm)
@@ -136,11 +165,25 @@ def can(operator, action: str, obj: Model | None = None) -> bool:
         return _may_reset_two_factor(operator, facts, obj)
     perm = DERIVED_ACTIONS.get(action, action)
     if obj is None:
-        return facts.holds(perm)
+        return facts.holds(perm) or _holds_through_delegation(facts, perm)
     rule = _OBJECT_RULES.get(type(obj)._meta.concrete_model)
     if rule is None:
         return facts.is_district_admin and facts.holds(perm)
     return rule(operator, facts, action, perm, obj)
+
+
+def _holds_through_delegation(facts: _Facts, perm: str) -> bool:
+    """A delegate of a group's permissions may open the group pages (for that group)."""
+    changes = bool(facts.delegated_ids(CHANGE_GROUP))
+    return changes and perm in (VIEW_GROUP, CHANGE_GROUP)
+
+
+def holds(operator, perm: str) -> bool:
+    """Held through the operator's own group or an explicit grant, at some site. A
+    delegation, on one group only, never counts: it is what a delegate may put in that
+    group's permissions (they give only what they hold themselves)."""
+    facts = _facts(operator)
+    return facts is not None and facts.level < Level.PATRON and facts.holds(perm)
 
 
 def require(operator, action: str, obj: Model | None = None, message: str = DENIED) -> None:
@@ -211,7 +254,8 @@ def permissions_of(operator) -> frozenset[str]:
         return frozenset()
     if facts.is_district_admin:
         return frozenset(_all_permission_names())
-    return facts.permissions | frozenset(facts.grant_site_ids)
+    delegated = {VIEW_GROUP, CHANGE_GROUP} if facts.delegated_ids(CHANGE_GROUP) else set()
+    return facts.permissions | frozenset(facts.grant_site_ids) | delegated
 
 
 def site_scope_ids(operator) -> frozenset[int] | None:
@@ -271,13 +315,30 @@ def _group_rule(operator, facts: _Facts, action, perm, group) -> bool:
     """Levels (rules 2 and 3) and owner sites: a group is shared by its members, so it is
     changed only by operators whose scope covers its owner site, and seen and given only
     where it reaches. Unsaved groups are level probes ("which levels may a group get?"):
-    the owner of a new group is asked of `can_own_group`."""
+    the owner of a new group is asked of `can_own_group`.
+
+    Evergreen's group application permissions: a staff group (below level 5) is given only
+    by holders of security.assign_securitygroup: through their group (every staff group
+    they may give) or delegated on that one group (django-guardian's global and object
+    permission of one name). The delegate of a group's permissions changes that group
+    alone. A delegation never lifts the level, scope or protected-group rules."""
+    if _delegated_change(facts, action, group):
+        return True
+    if not _own_group_rule(facts, action, perm, group):
+        return False
+    if action != ASSIGN_GROUP or group.level >= Level.PATRON or facts.holds(GIVE_STAFF_GROUPS):
+        return True
+    return group.pk in facts.delegated_ids(GIVE_STAFF_GROUPS)
+
+
+def _own_group_rule(facts: _Facts, action, perm, group) -> bool:
+    """What the operator's own group and grants allow on `group`, delegations aside."""
     if not facts.holds(perm):
         return False
     if action in _GROUP_READS:
         if not _reaches(facts.reachable_owner_ids(perm), group.owner_site_id):
             return False
-        if action == "security.view_securitygroup":
+        if action == VIEW_GROUP:
             return True
     elif group.pk is not None and not _covers(facts.owner_site_ids_for(perm), group.owner_site_id):
         return False
@@ -286,14 +347,43 @@ def _group_rule(operator, facts: _Facts, action, perm, group) -> bool:
     return facts.is_district_admin or group.level > facts.level
 
 
+def _delegated_change(facts: _Facts, action, group) -> bool:
+    """A delegate of this group's permissions sees and changes it: below their level, not
+    the protected group, and only when their access covers every member's home site."""
+    return (
+        action in (VIEW_GROUP, CHANGE_GROUP)
+        and group.pk in facts.delegated_ids(CHANGE_GROUP)
+        and not group.is_protected
+        and group.level > facts.level
+        and _covers(facts.scope_owner_ids(), group.owner_site_id)
+    )
+
+
 def _group_scope(operator, facts: _Facts, action, perm, qs) -> QuerySet:
+    own = _own_group_scope(facts, action, perm, qs)
+    if action == ASSIGN_GROUP and not facts.holds(GIVE_STAFF_GROUPS):
+        own = own.filter(
+            Q(level__gte=Level.PATRON) | Q(pk__in=facts.delegated_ids(GIVE_STAFF_GROUPS))
+        )
+    if action not in (VIEW_GROUP, CHANGE_GROUP) or not facts.delegated_ids(CHANGE_GROUP):
+        return own
+    delegated = qs.filter(
+        pk__in=facts.delegated_ids(CHANGE_GROUP), is_protected=False, level__gt=facts.level
+    )
+    owner_ids = facts.scope_owner_ids()
+    if owner_ids is not None:
+        delegated = delegated.filter(owner_site_id__in=owner_ids)
+    return own | delegated
+
+
+def _own_group_scope(facts: _Facts, action, perm, qs) -> QuerySet:
     if not facts.holds(perm):
         return qs.none()
     if action in _GROUP_READS:
         reach = facts.reachable_owner_ids(perm)
         if reach is not None:
             qs = qs.filter(Q(owner_site_id__in=reach) | Q(owner_site__isnull=True))
-        if action == "security.view_securitygroup":
+        if action == VIEW_GROUP:
             return qs
     else:
         owner_site_ids = facts.owner_site_ids_for(perm)
@@ -308,7 +398,7 @@ def _group_scope(operator, facts: _Facts, action, perm, qs) -> QuerySet:
 
 # Seeing a group, giving it to a patron and inheriting from it change nothing the group's
 # other members can do.
-_GROUP_READS = ("security.view_securitygroup", ASSIGN_GROUP, INHERIT_FROM_GROUP)
+_GROUP_READS = (VIEW_GROUP, ASSIGN_GROUP, INHERIT_FROM_GROUP)
 
 
 def _reaches(reach: frozenset[int] | None, owner_site_id: int | None) -> bool:
@@ -410,23 +500,42 @@ GRANT_NOT_GRANTABLE = "You can only give permissions that your security group ma
 GRANT_SITE_OUT_OF_ACCESS = "You can only give permissions at sites within your own access."
 GRANTEE_NOT_OPERATOR = "Explicit permissions are for operators; patrons have no staff side."
 GRANTEE_NOT_BELOW = "You can only give permissions to operators below your own level."
+LIMIT_BEYOND_ACCESS = (
+    "{name}'s site access reaches beyond the sites where you may grant: only an administrator "
+    "of all their sites limits what their group gives them."
+)
+NOTHING_TO_LIMIT = "{name}'s security group does not give them this permission: nothing to limit."
 
 
-def can_grant(operator, permission_name: str, site: Site, recipient) -> bool:
-    return _grant_refusal(operator, permission_name, site, recipient) is None
+def can_grant(operator, permission_name: str, site: Site, recipient, kind=Grant.Kind.ADDS) -> bool:
+    return _grant_refusal(operator, permission_name, site, recipient, kind) is None
 
 
-def require_grant(operator, permission_name: str, site: Site, recipient) -> None:
-    refusal = _grant_refusal(operator, permission_name, site, recipient)
+def require_grant(operator, permission_name: str, site: Site, recipient, kind=Grant.Kind.ADDS):
+    refusal = _grant_refusal(operator, permission_name, site, recipient, kind)
     if refusal is not None:
         raise PermissionDenied(refusal)
 
 
 def can_revoke_grant(operator, grant: Grant) -> bool:
+    """Taking back a limit gives the recipient's group permission back wherever their
+    access reaches: only for granters whose grant sites cover all of it."""
     facts = _facts(operator)
+    if grant.kind == Grant.Kind.LIMITS and not _covers_access_of(facts, grant.operator):
+        return False
     return _may_grant_at(facts, grant.site_id) and (
         _recipient_refusal(operator, facts, grant.operator, revoking=True) is None
     )
+
+
+def _covers_access_of(facts: _Facts | None, recipient) -> bool:
+    """Whether the granter may grant at every site of the recipient's access (a limit
+    changes what they do at all of them)."""
+    site_ids = _grant_site_ids(facts)
+    if site_ids is None:
+        return True
+    theirs = _facts(recipient)
+    return theirs is not None and site_ids.issuperset(theirs.scope_site_ids)
 
 
 def require_revoke_grant(operator, grant: Grant) -> None:
@@ -471,15 +580,27 @@ def grantable_permissions(operator) -> QuerySet:
     return permissions_named(facts.grantable)
 
 
-def _grant_refusal(operator, permission_name: str, site: Site, recipient) -> str | None:
+def _grant_refusal(operator, permission_name: str, site: Site, recipient, kind) -> str | None:
+    """A grant that adds a site gives power: the permission must be one the granter's group
+    may pass on. One that limits a permission to a site takes power away, which (like a
+    revocation) never needs that; but it must limit a permission the recipient's group
+    gives them, or it would say something untrue."""
     facts = _facts(operator)
     if facts is None or facts.level >= Level.PATRON or not facts.holds(GRANT_PERMISSION):
         return DENIED
     if not _may_grant_at(facts, site.pk):
         return GRANT_SITE_OUT_OF_ACCESS
-    if not (facts.is_district_admin or permission_name in facts.grantable):
+    limits = kind == Grant.Kind.LIMITS
+    if not (limits or facts.is_district_admin or permission_name in facts.grantable):
         return GRANT_NOT_GRANTABLE
-    return _recipient_refusal(operator, facts, recipient, revoking=False)
+    refusal = _recipient_refusal(operator, facts, recipient, revoking=False)
+    if refusal is None and limits:
+        theirs = _facts(recipient)
+        if theirs is None or permission_name not in theirs.permissions:
+            return NOTHING_TO_LIMIT.format(name=recipient.display_name)
+        if not _covers_access_of(facts, recipient):
+            return LIMIT_BEYOND_ACCESS.format(name=recipient.display_name)
+    return refusal
 
 
 def _grant_site_ids(facts: _Facts | None) -> frozenset[int] | None:
@@ -507,6 +628,91 @@ def _recipient_refusal(operator, facts: _Facts | None, recipient, *, revoking: b
     if recipient.pk == operator.pk or level <= facts.level:
         return GRANTEE_NOT_BELOW
     return None
+
+
+# --- delegations (django-guardian rows on one group) --------------------------------------
+# Who may change a group (their own group's rights, not a delegation) may delegate, to one
+# operator strictly below them, giving that group (ASSIGN_DELEGATED) or changing its
+# permissions (CHANGE_GROUP); the delegate uses it within every rule above. Delegating
+# onward needs the right to change the group oneself. Taking one back asks the same of
+# whoever takes it back, except that the delegate may since have become a patron.
+
+DELEGATE_TO_SELF = "You cannot delegate to yourself."
+DELEGATE_GROUP_NOT_BELOW = (
+    "{name} could never use it: a group is given or changed only below one's own level."
+)
+DELEGATE_SCOPE_TOO_SMALL = (
+    "{name}'s site access does not cover every member of this group: they could not change it."
+)
+DELEGATE_NO_ACCESS_TAB = (
+    "{name} cannot edit the Access tab, where groups are given: the delegation would do nothing."
+)
+EDIT_ACCESS = "patrons.edit_access"
+
+
+def delegation_refusal(operator, group: SecurityGroup, perm: str, recipient) -> str | None:
+    """Why `operator` may not delegate `perm` on `group` to `recipient` (None: they may).
+    DENIED for a recipient outside the delegator's access: callers say "not found"."""
+    facts = _facts(operator)
+    if facts is None or facts.level >= Level.PATRON or perm not in DELEGABLE:
+        return DENIED
+    if not _own_group_rule(facts, CHANGE_GROUP, CHANGE_GROUP, group):
+        return DENIED
+    if recipient.pk == operator.pk:
+        return DELEGATE_TO_SELF
+    refusal = _delegate_refusal(facts, recipient)
+    if refusal is not None:
+        return refusal
+    return _unusable_refusal(group, perm, recipient)
+
+
+def _delegate_refusal(facts: _Facts, recipient) -> str | None:
+    """An operator strictly below the delegator, whose home site lies within their access."""
+    scope = None if facts.is_district_admin else facts.scope_site_ids
+    if scope is not None and recipient.home_site_id not in scope:
+        return DENIED
+    level = recipient.security_group.level
+    if level >= Level.PATRON:
+        return GRANTEE_NOT_OPERATOR
+    if level <= facts.level:
+        return GRANTEE_NOT_BELOW
+    return None
+
+
+def _unusable_refusal(group: SecurityGroup, perm: str, recipient) -> str | None:
+    """A delegation the recipient could never use is refused rather than kept."""
+    name = recipient.display_name
+    if group.is_protected or group.level <= recipient.security_group.level:
+        return DELEGATE_GROUP_NOT_BELOW.format(name=name)
+    theirs = _facts(recipient)
+    if theirs is None:
+        return GRANTEE_NOT_OPERATOR
+    if perm == CHANGE_GROUP and not _covers(theirs.scope_owner_ids(), group.owner_site_id):
+        return DELEGATE_SCOPE_TOO_SMALL.format(name=name)
+    if perm == ASSIGN_DELEGATED and not theirs.holds(EDIT_ACCESS):
+        return DELEGATE_NO_ACCESS_TAB.format(name=name)
+    return None
+
+
+def can_delegate(operator, group: SecurityGroup, perm: str, recipient) -> bool:
+    return delegation_refusal(operator, group, perm, recipient) is None
+
+
+def may_manage_delegations(operator, group: SecurityGroup) -> bool:
+    """Whether the operator sees and takes back a group's delegations: those who may change
+    the group themselves."""
+    facts = _facts(operator)
+    if facts is None or facts.level >= Level.PATRON:
+        return False
+    return _own_group_rule(facts, CHANGE_GROUP, CHANGE_GROUP, group)
+
+
+def can_revoke_delegation(operator, group: SecurityGroup, recipient) -> bool:
+    """Those who may change the group take back what was delegated to someone below them."""
+    if not may_manage_delegations(operator, group):
+        return False
+    facts = _facts(operator)
+    return facts.is_district_admin or recipient.security_group.level > facts.level
 
 
 # --- preferences -------------------------------------------------------------------------
@@ -575,15 +781,16 @@ def _load_facts(operator) -> _Facts:
     site_parents = dict(Site.objects.values_list("pk", "parent_id"))
     tree = _children_of(site_parents)
     access = operator.site_access.values_list("pk", flat=True)
+    adds, limits, delegated = _grants(operator)
     return _Facts(
         site_parents=site_parents,
         level=group.level,
         permissions=permissions,
         scope_site_ids=descendants(tree, access),
         grantable=grantable,
-        grant_site_ids={
-            perm: descendants(tree, site_ids) for perm, site_ids in _grants(operator).items()
-        },
+        grant_site_ids={perm: descendants(tree, site_ids) for perm, site_ids in adds.items()},
+        limit_site_ids={perm: descendants(tree, site_ids) for perm, site_ids in limits.items()},
+        delegated=delegated,
     )
 
 
@@ -627,14 +834,32 @@ _ANCESTRY_SQL = """
 """
 
 
-def _grants(operator) -> dict[str, set[int]]:
-    rows = Grant.objects.filter(operator=operator).values_list(
-        "permission__content_type__app_label", "permission__codename", "site_id"
+def _grants(operator) -> tuple[dict[str, set[int]], dict[str, set[int]], dict[str, frozenset[int]]]:
+    """The operator's grants that add sites, those that limit their group's permissions to
+    sites (permission -> sites), and the groups delegated to them (django-guardian's rows
+    for SecurityGroup, a direct foreign key: permission -> group ids). One query for all."""
+    grants = Grant.objects.filter(operator=operator).values_list(
+        "permission__content_type__app_label", "permission__codename", "site_id", "kind"
     )
-    grants: dict[str, set[int]] = {}
-    for app, codename, site_id in rows:
-        grants.setdefault(f"{app}.{codename}", set()).add(site_id)
-    return grants
+    delegations = (
+        get_user_obj_perms_model(SecurityGroup)
+        .objects.filter(user=operator)
+        .annotate(kind=Value(_DELEGATED, output_field=CharField()))
+        .values_list(
+            "permission__content_type__app_label",
+            "permission__codename",
+            "content_object_id",
+            "kind",
+        )
+    )
+    found = {Grant.Kind.ADDS: {}, Grant.Kind.LIMITS: {}, _DELEGATED: {}}
+    for app, codename, target_id, kind in grants.union(delegations, all=True):
+        found[kind].setdefault(f"{app}.{codename}", set()).add(target_id)
+    delegated = {perm: frozenset(ids) for perm, ids in found[_DELEGATED].items()}
+    return found[Grant.Kind.ADDS], found[Grant.Kind.LIMITS], delegated
+
+
+_DELEGATED = "delegated"  # the third kind of row `_grants` reads
 
 
 def site_tree() -> dict[int | None, list[int]]:

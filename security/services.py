@@ -14,7 +14,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from security import group_selectors, log, policy, preference_lists, preferences
-from security.models import Grant, Level, Preferences, SecurityGroup
+from security.models import Grant, GroupDelegation, Level, Preferences, SecurityGroup
 from security.permission_areas import label_of, permission_name, permissions_named
 from sites.models import Site
 
@@ -51,6 +51,10 @@ _INSTALL_LOCK = 0x11B5_7AFF  # PostgreSQL advisory lock key of the first install
 GRANTEE_NOT_BELOW = policy.GRANTEE_NOT_BELOW
 GRANTEE_NOT_OPERATOR = policy.GRANTEE_NOT_OPERATOR
 GRANT_EXISTS = "This operator already holds this permission at this site."
+DELEGATION_EXISTS = "{name} already holds this for {group}."
+DELEGATE_CHANGES_PERMISSIONS_ONLY = (
+    "This group's permissions were delegated to you: you can change them, and nothing else."
+)
 GROUP_CHANGED = "security group changed"  # why a grant was revoked, in the operator log
 
 
@@ -109,6 +113,17 @@ def _with_content_types(permissions: Iterable[Permission]) -> list[Permission]:
 def _check_level(actor, level: int, action: str) -> None:
     if not policy.can(actor, action, SecurityGroup(level=level)):
         raise PermissionDenied(LEVEL_AT_OR_ABOVE_OWN)
+
+
+def _require_only_permissions_changed(group, name, level, description, parent, owner_site):
+    """A delegate of a group's permissions changes those and nothing else."""
+    same = (
+        (name, level, description) == (group.name, group.level, group.description)
+        and parent in (UNCHANGED, group.parent)
+        and owner_site in (UNCHANGED, group.owner_site)
+    )
+    if not same:
+        raise PermissionDenied(DELEGATE_CHANGES_PERMISSIONS_ONLY)
 
 
 def _check_owner(actor, owner_site: Site | None, action: str) -> None:
@@ -185,7 +200,7 @@ def _check_marks(grantable, after: _Holdings) -> None:
 def _require_changes_held(actor, before: _Holdings, after: _Holdings) -> None:
     """What the group holds or may pass on changes only in permissions the actor holds
     (District Administrators hold them all)."""
-    not_held = {name for name in before.changed(after) if not policy.can(actor, name)}
+    not_held = {name for name in before.changed(after) if not policy.holds(actor, name)}
     if not_held:
         labels = ", ".join(sorted(label_of(name) for name in not_held))
         raise PermissionDenied(GROUP_PERMISSION_NOT_HELD.format(labels=labels))
@@ -286,7 +301,11 @@ def group_update(
     )
     policy.require(actor, "security.change_securitygroup", group)
     _check_not_stale(group, loaded_at)
-    _check_level(actor, level, "security.change_securitygroup")
+    if not policy.may_manage_delegations(actor, group):  # a delegate of its permissions
+        _require_only_permissions_changed(group, name, level, description, parent, owner_site)
+        grantable = UNCHANGED
+    else:
+        _check_level(actor, level, "security.change_securitygroup")
     level_changed = level != group.level
     if level_changed:
         _check_may_move(actor, group)
@@ -375,16 +394,22 @@ def group_delete(*, actor, group: SecurityGroup, move_members_to: SecurityGroup 
 
 
 @transaction.atomic
-def grant_create(*, actor, operator, permission: Permission, site: Site) -> Grant:
+def grant_create(
+    *, actor, operator, permission: Permission, site: Site, kind: str = Grant.Kind.ADDS
+) -> Grant:
     """Rule 7 (security.policy.can_grant): one permission for one operator at one site and
-    its descendants. The recipient's row is locked, so a change of their group either
+    its descendants, added to where they hold it, or limiting their group's permission to
+    that site (`kind`). The recipient's row is locked, so a change of their group either
     happens first (and is checked here) or reviews this grant too."""
     name = permission_name(permission)
     recipient = _locked_patron(operator)
-    policy.require_grant(actor, name, site, recipient)
+    policy.require_grant(actor, name, site, recipient, kind)
     with _acting(actor):
         grant, created = Grant.objects.get_or_create(
-            operator=recipient, permission=permission, site=site, defaults={"granted_by": actor}
+            operator=recipient,
+            permission=permission,
+            site=site,
+            defaults={"granted_by": actor, "kind": kind},
         )
         if not created:
             raise ValidationError(GRANT_EXISTS)
@@ -394,7 +419,7 @@ def grant_create(*, actor, operator, permission: Permission, site: Site) -> Gran
             patron=recipient,
             obj=grant,
             site=site,
-            details={"permission": name},
+            details={"permission": name, "kind": kind},
         )
     policy.forget(operator)
     return grant
@@ -418,19 +443,25 @@ def grant_revoke(*, actor, grant: Grant) -> None:
 
 
 @transaction.atomic
-def grants_review_on_group_change(*, actor, operator, keep: Iterable[int] = ()) -> None:
+def grants_review_on_group_change(
+    *, actor, operator, keep: Iterable[int] = (), keep_delegations: Iterable[int] = ()
+) -> None:
     """Call when `operator`'s security group has just changed, with their row locked. Every
-    explicit grant not kept on purpose is revoked, so that nobody keeps the powers of an old
-    job; an operator who became a patron keeps none. Ids in `keep` that are not this
-    operator's grants are ignored."""
+    explicit grant and group delegation not kept on purpose is revoked, so that nobody
+    keeps the powers of an old job; an operator who became a patron keeps none. Ids that
+    are not this operator's are ignored."""
     policy.require(actor, "patrons.edit_access", operator)
     grants = Grant.objects.filter(operator=operator).select_related(
         "permission__content_type", "site"
     )
+    delegations = _delegations_of(GroupDelegation.objects.filter(user=operator))
     if operator.security_group.level < Level.PATRON:
-        grants = grants.exclude(pk__in=set(keep))
+        # Limits stay: dropping one would give power back, which a review never does.
+        grants = grants.exclude(pk__in=set(keep)).exclude(kind=Grant.Kind.LIMITS)
+        delegations = [d for d in delegations if d.pk not in set(keep_delegations)]
     with _acting(actor):
         _revoke(actor, operator, list(grants), reason=GROUP_CHANGED)
+        _revoke_delegations(actor, delegations, reason=GROUP_CHANGED)
     policy.forget(operator)
 
 
@@ -438,14 +469,18 @@ def _revoke_members_grants(actor, members: QuerySet) -> None:
     """Members of a group whose level changes, or who move to another group, keep none of
     their explicit grants: as on the Access tab, nobody keeps the powers of an old job.
     The caller has checked that the actor may change the group and its members."""
-    grants = Grant.objects.filter(operator__in=members).select_related(
-        "operator", "permission__content_type", "site"
+    grants = (
+        Grant.objects.filter(operator__in=members)
+        .exclude(kind=Grant.Kind.LIMITS)  # limits stay: they take power away
+        .select_related("operator", "permission__content_type", "site")
     )
     by_operator: dict[int, list[Grant]] = {}
     for grant in grants:
         by_operator.setdefault(grant.operator_id, []).append(grant)
     for held in by_operator.values():
         _revoke(actor, held[0].operator, held, reason=GROUP_CHANGED)
+    delegations = _delegations_of(GroupDelegation.objects.filter(user__in=members))
+    _revoke_delegations(actor, delegations, reason=GROUP_CHANGED)
 
 
 def _revoke(actor, operator, grants: list[Grant], *, reason: str = "") -> None:
@@ -462,6 +497,87 @@ def _revoke(actor, operator, grants: list[Grant], *, reason: str = "") -> None:
             details=details,
         )
     Grant.objects.filter(pk__in=[grant.pk for grant in grants]).delete()
+
+
+# --- group delegations (django-guardian rows; security.policy.delegation_refusal) --------
+
+
+@transaction.atomic
+def delegation_create(
+    *, actor, group: SecurityGroup, permission: str, recipient
+) -> GroupDelegation:
+    """Let `recipient` give `group` to patrons (security.assign_securitygroup) or change its
+    permissions (security.change_securitygroup), on that group only. The recipient's row is
+    locked, so a change of their group happens first (and is checked here) or reviews this
+    delegation too."""
+    recipient = _locked_patron(recipient)
+    refusal = policy.delegation_refusal(actor, group, permission, recipient)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+    delegation, created = GroupDelegation.objects.get_or_create(
+        user=recipient,
+        permission=permissions_named([permission]).get(),
+        content_object=group,
+        defaults={"delegated_by": actor},
+    )
+    if not created:
+        raise ValidationError(
+            DELEGATION_EXISTS.format(name=recipient.display_name, group=group.name)
+        )
+    log.record(
+        log.Kind.DELEGATED,
+        operator=actor,
+        patron=recipient,
+        obj=group,
+        site=group.owner_site,
+        details={"permission": permission, "group": group.name},
+    )
+    policy.forget(recipient)
+    return delegation
+
+
+@transaction.atomic
+def delegation_revoke(*, actor, delegation: GroupDelegation) -> None:
+    """Take a delegation back (security.policy.can_revoke_delegation). Gone already: done."""
+    delegation = (
+        _delegations_of(
+            GroupDelegation.objects.select_for_update(of=("self",)).filter(pk=delegation.pk)
+        )
+        or [None]
+    )[0]
+    if delegation is None:
+        return
+    if not policy.can_revoke_delegation(actor, delegation.content_object, delegation.user):
+        raise PermissionDenied(policy.DENIED)
+    _revoke_delegations(actor, [delegation])
+
+
+def _delegations_of(delegations: QuerySet) -> list[GroupDelegation]:
+    return list(
+        delegations.select_related(
+            "user__security_group", "permission__content_type", "content_object__owner_site"
+        )
+    )
+
+
+def _revoke_delegations(actor, delegations: list[GroupDelegation], *, reason: str = "") -> None:
+    for delegation in delegations:
+        details = {
+            "permission": permission_name(delegation.permission),
+            "group": delegation.content_object.name,
+        }
+        if reason:
+            details["reason"] = reason
+        log.record(
+            log.Kind.DELEGATION_REVOKED,
+            operator=actor,
+            patron=delegation.user,
+            obj=delegation.content_object,
+            site=delegation.content_object.owner_site,
+            details=details,
+        )
+        policy.forget(delegation.user)
+    GroupDelegation.objects.filter(pk__in=[d.pk for d in delegations]).delete()
 
 
 def _locked_patron(patron):

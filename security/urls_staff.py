@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from security.views import grants, groups, two_factor, working_site
+from security.views import delegations, grants, groups, two_factor, working_site
 from security.views import log as operator_log
 
 app_name = "security"
@@ -11,6 +11,16 @@ urlpatterns = [
     path("groups/new/", groups.group_create, name="group_create"),
     path("groups/<int:pk>/", groups.group_detail, name="group"),
     path("groups/<int:pk>/delete/", groups.group_delete, name="group_delete"),
+    path(
+        "groups/<int:pk>/delegations/",
+        delegations.delegation_create,
+        name="delegation_create",
+    ),
+    path(
+        "groups/<int:pk>/delegations/<int:delegation_id>/revoke/",
+        delegations.delegation_revoke,
+        name="delegation_revoke",
+    ),
     path("log/", operator_log.operator_log, name="log"),
     path("log/export/", operator_log.operator_log_export, name="log_export"),
     path("grants/", grants.grant_list, name="grants"),

@@ -16,10 +16,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from fines.defaults import ensure_default_lists
 from security import two_factor
-from security.defaults import add_fines_defaults, ensure_default_groups, mark_default_grantable
+from security.defaults import (
+    add_fines_defaults,
+    add_staff_group_givers,
+    ensure_default_groups,
+    mark_default_grantable,
+)
 from security.models import Level
 from sites.models import Site
-from tests.factories import OperatorFactory, PatronFactory, SiteFactory
+from tests.factories import OperatorFactory, PatronFactory, SiteFactory, group_at
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +81,20 @@ def default_groups(db):
     ensure_default_groups(django_apps)
     mark_default_grantable(django_apps)
     add_fines_defaults(django_apps)
+    add_staff_group_givers(django_apps)
     ensure_default_lists(django_apps)
+
+
+@pytest.fixture
+def librarians_give_staff_groups(default_groups):
+    """Librarians whose group may give staff groups (security.assign_securitygroup), as
+    Library Administrators' may: for tests about levels, sites and the Access tab's other
+    rules, not about that permission (tests/security/test_delegations.py)."""
+    from django.contrib.auth.models import Permission
+
+    group_at(Level.LIBRARIAN).permissions.add(
+        Permission.objects.get(content_type__app_label="security", codename="assign_securitygroup")
+    )
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from patrons.forms.sign_in import (  # noqa: F401 (the tab's messages, for its t
 )
 from patrons.models import Patron
 from patrons.services import PIN_FORMAT
-from security.models import Grant, SecurityGroup
+from security.delegation_selectors import right_label
+from security.models import Grant, GroupDelegation, SecurityGroup
 from sites.models import Site
 
 # Service errors on fields this form does not have: where the operator will look for them.
@@ -24,8 +25,8 @@ SERVICE_FIELDS = {"email": "security_group", "password": "password1"}
 
 
 class GrantIdsField(forms.TypedMultipleChoiceField):
-    """Ids of explicit grants. Any id is accepted: the service keeps only the patron's
-    own grants, so a crafted id of someone else's grant has no effect."""
+    """Ids of explicit grants (or group delegations). Any id is accepted: the service keeps
+    only the patron's own, so a crafted id of someone else's has no effect."""
 
     def __init__(self, **kwargs):
         super().__init__(coerce=int, required=False, **kwargs)
@@ -59,6 +60,9 @@ class AccessForm(SignInFields):
     keep_grants = GrantIdsField(
         label="Keep if the group changes", widget=forms.CheckboxSelectMultiple
     )
+    keep_delegations = GrantIdsField(
+        label="Keep if the group changes", widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(
         self,
@@ -68,6 +72,7 @@ class AccessForm(SignInFields):
         sites: list[Site],
         patron_site_ids: set[int],
         grants: Sequence[Grant] = (),
+        delegations: Sequence[GroupDelegation] = (),
         group_locked: bool = False,
         readonly: bool = False,
         **kwargs,
@@ -85,6 +90,12 @@ class AccessForm(SignInFields):
             (grant.pk, f"Keep {grant.permission.name} at {grant.site}") for grant in self.grants
         ]
         self.fields["keep_grants"].disabled = group_locked
+        self.delegations = list(delegations)
+        self.fields["keep_delegations"].choices = [
+            (d.pk, f"Keep on {d.content_object.name}: {right_label(d).lower()}")
+            for d in self.delegations
+        ]
+        self.fields["keep_delegations"].disabled = group_locked
         self.fields["security_group"].disabled = readonly or (group_locked and not self.is_bound)
         if group_locked and self.is_bound:
             # Shown locked, yet a posted group is taken as posted: changing one's own group
@@ -124,11 +135,19 @@ class AccessForm(SignInFields):
             "pin": data["pin"] or None,
             "clear_pin": data["clear_pin"],
             "keep_grants": data["keep_grants"],
+            "keep_delegations": data["keep_delegations"],
         }
 
     def grant_rows(self) -> list[tuple[Grant, object]]:
         """Each grant with its "keep" checkbox, for a table row."""
         return list(zip(self.grants, self["keep_grants"], strict=True))
+
+    def delegation_rows(self) -> list[tuple[GroupDelegation, str, object]]:
+        """Each delegation with what it lets the patron do and its "keep" checkbox."""
+        return [
+            (delegation, right_label(delegation), keep)
+            for delegation, keep in zip(self.delegations, self["keep_delegations"], strict=True)
+        ]
 
     def add_service_errors(self, error) -> None:
         add_service_errors(self, error, SERVICE_FIELDS)

@@ -210,11 +210,13 @@ def patron_update_access(
     pin: str | None = None,
     clear_pin: bool = False,
     keep_grants: Iterable[int] = (),
+    keep_delegations: Iterable[int] = (),
 ) -> Patron:
     """The Access tab in one version-checked, all-or-nothing save: the group (rule 4, the
     last District Administrator; a new group revokes the explicit grants not in
-    `keep_grants`), username, password, PIN (stored hashed), site access (rule 5, sites out
-    of the actor's reach kept) and rule 6."""
+    `keep_grants` and the group delegations not in `keep_delegations`), username,
+    password, PIN (stored hashed), site access (rule 5, sites out of the actor's reach
+    kept) and rule 6."""
     current = _locked(patron)
     policy.require(actor, "patrons.edit_access", current)
     _check_version(current, version)
@@ -237,7 +239,12 @@ def patron_update_access(
         _ensure_home_site_access(actor, current)
         check_generic(current, marking=False)
         if group_changed:
-            grants_review_on_group_change(actor=actor, operator=current, keep=keep_grants)
+            grants_review_on_group_change(
+                actor=actor,
+                operator=current,
+                keep=keep_grants,
+                keep_delegations=keep_delegations,
+            )
     _log_changed(actor, current, before)
     policy.forget(patron)
     return current
@@ -288,10 +295,15 @@ def _changed_since(current: Patron, version: int) -> list[str]:
 
 @transaction.atomic
 def patron_assign_group(
-    *, actor: Patron, patron: Patron, group: SecurityGroup, keep_grants: Iterable[int] = ()
+    *,
+    actor: Patron,
+    patron: Patron,
+    group: SecurityGroup,
+    keep_grants: Iterable[int] = (),
+    keep_delegations: Iterable[int] = (),
 ) -> Patron:
     """Rule 4, and rule 3's last District Administrator. A new group revokes the patron's
-    explicit grants not in `keep_grants`."""
+    explicit grants not in `keep_grants` and group delegations not in `keep_delegations`."""
     policy.require_assign_group(actor, patron, group)
     patron = _locked(patron)
     before = log.snapshot(patron, ["security_group"])
@@ -307,7 +319,12 @@ def patron_assign_group(
         _ensure_home_site_access(actor, patron)
         check_generic(patron, marking=False)
         if group_changed:
-            grants_review_on_group_change(actor=actor, operator=patron, keep=keep_grants)
+            grants_review_on_group_change(
+                actor=actor,
+                operator=patron,
+                keep=keep_grants,
+                keep_delegations=keep_delegations,
+            )
     _log_changed(actor, patron, before)
     return patron
 

@@ -5,10 +5,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from patrons import record_selectors, services
 from patrons.forms.access import AccessForm
 from patrons.views.record import can_edit, render_tab
-from security import policy, preferences, two_factor
+from security import delegation_selectors, policy, preferences, two_factor
 
 SAVED = "{tab} saved."
 GRANTS_REVIEWED = "Explicit permissions after the change of group: {revoked} revoked, {kept} kept."
+DELEGATIONS_REVIEWED = (
+    "Group delegations after the change of group: {revoked} taken back, {kept} kept."
+)
 OWN_GROUP_LOCKED = "You cannot change your own security group."
 
 
@@ -24,7 +27,7 @@ def access_tab(request, patron, tab):
 def _save(request, patron, tab):
     form, site_access = _form(request, patron, data=request.POST)
     if form.is_valid():
-        reviewed = _grants_reviewed(form, patron)
+        reviewed, delegations = _reviewed(form, patron)
         try:
             saved = services.patron_update_access(
                 actor=request.user, patron=patron, **form.service_arguments()
@@ -39,19 +42,26 @@ def _save(request, patron, tab):
             messages.success(request, SAVED.format(tab=tab.label))
             if reviewed:
                 kept = record_selectors.patron_grant_ids(saved, among=reviewed)
-                revoked = len(reviewed - kept)
-                messages.success(request, GRANTS_REVIEWED.format(revoked=revoked, kept=len(kept)))
+                _review_message(request, GRANTS_REVIEWED, reviewed, kept)
+            if delegations:
+                kept = delegation_selectors.patron_delegation_ids(saved, among=delegations)
+                _review_message(request, DELEGATIONS_REVIEWED, delegations, kept)
             return _render(request, saved, tab)
     return render_tab(
         request, patron, tab, _context(request, patron, form, site_access), status=422
     )
 
 
-def _grants_reviewed(form, patron) -> set[int]:
-    """The grants a change of group puts up for review (revoked unless kept)."""
+def _reviewed(form, patron) -> tuple[set[int], set[int]]:
+    """The grants and delegations a change of group puts up for review (revoked unless
+    kept)."""
     if form.cleaned_data["security_group"].pk == patron.security_group_id:
-        return set()
-    return {grant.pk for grant in form.grants}
+        return set(), set()
+    return {grant.pk for grant in form.grants}, {d.pk for d in form.delegations}
+
+
+def _review_message(request, message: str, reviewed: set[int], kept: set[int]) -> None:
+    messages.success(request, message.format(revoked=len(reviewed - kept), kept=len(kept)))
 
 
 def _render(request, patron, tab, *, readonly=False):
@@ -69,6 +79,7 @@ def _form(request, patron, *, data=None, readonly=False):
         sites=list(record_selectors.grantable_sites(operator=operator)),
         patron_site_ids={site.pk for site in site_access},
         grants=record_selectors.patron_grants(patron),
+        delegations=delegation_selectors.patron_delegations(patron),
         group_locked=patron.pk == operator.pk,
         readonly=readonly,
     )
@@ -86,6 +97,7 @@ def _context(request, patron, form, site_access) -> dict:
         ],
         "grants": form.grants,
         "grants_reviewable": not form.fields["keep_grants"].disabled,
+        "delegations": form.delegations,
         "can_grant": operator.has_perm(policy.GRANT_PERMISSION),
         "pin_is_set": bool(patron.pin),
         "password_min_length": preferences.current().password_min_length,

@@ -17,6 +17,9 @@ from security.permission_areas import AREAS, existing_permissions, permission_na
 from sites.models import Site
 
 NOT_HELD_NOTE = "You do not hold this permission: it stays as it is."
+# The fields a delegate of the group's permissions sees but never changes (posted back as
+# they are, so that a crafted change reaches the service, which refuses it).
+DESCRIBING_FIELDS = ("name", "level", "description", "parent", "owner_site")
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,13 @@ class GroupForm(forms.Form):
     loaded_at = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(
-        self, *args, operator, group: SecurityGroup | None = None, readonly=False, **kwargs
+        self,
+        *args,
+        operator,
+        group: SecurityGroup | None = None,
+        readonly=False,
+        permissions_only=False,
+        **kwargs,
     ):
         self.available = existing_permissions()
         self.own, self.marks = group_selectors.group_own_permissions(group)
@@ -77,11 +86,16 @@ class GroupForm(forms.Form):
             kwargs.setdefault("initial", self._initial(group))
         super().__init__(*args, **kwargs)
         self.operator, self.group, self.readonly = operator, group, readonly
+        self.permissions_only = permissions_only and not readonly
         choices = [(name, name) for name in self.available]
         self.fields["permissions"].choices = self.fields["grantable"].choices = choices
-        self.fields["level"].widget.choices = self._level_choices()
-        self.fields["parent"].widget.choices = self._parent_choices()
-        self.fields["owner_site"].widget.choices = self._owner_choices()
+        if self.permissions_only:
+            for name in DESCRIBING_FIELDS:
+                self.fields[name].widget = forms.HiddenInput()
+        else:
+            self.fields["level"].widget.choices = self._level_choices()
+            self.fields["parent"].widget.choices = self._parent_choices()
+            self.fields["owner_site"].widget.choices = self._owner_choices()
         if group is None and not policy.can_own_group(operator, "security.add_securitygroup", None):
             self.fields["owner_site"].initial = operator.home_site_id
         if readonly:
@@ -182,10 +196,13 @@ class GroupForm(forms.Form):
         return areas
 
     def _row(self, name, label, inheritance, own, marks, ticked, ticked_marks) -> MatrixRow:
-        holds = policy.can(self.operator, name)
+        holds = policy.holds(self.operator, name)
         editable = holds and not self.readonly
+        marks_editable = editable and not self.permissions_only
         if not editable:  # a row the editor cannot change is saved as it is
             ticked, ticked_marks = own, marks
+        elif not marks_editable:
+            ticked_marks = marks
         inherited_from = inheritance.permissions.get(name)
         grantable_inherited_from = inheritance.grantable.get(name)
         has = name in ticked or inherited_from is not None
@@ -199,8 +216,8 @@ class GroupForm(forms.Form):
             has_kept=not editable and name in own,
             inherited_from=inherited_from,
             grantable=marked or grantable_inherited_from is not None,
-            grantable_editable=editable and (marked or grantable_inherited_from is None),
-            grantable_kept=not editable and marked,
+            grantable_editable=marks_editable and (marked or grantable_inherited_from is None),
+            grantable_kept=not marks_editable and marked,
             grantable_inherited_from=grantable_inherited_from,
             editor_holds=holds,
         )

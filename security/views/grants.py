@@ -10,8 +10,10 @@ from django.shortcuts import redirect, render
 
 from security import grant_selectors, policy, services
 from security.forms.grants import NOTHING_TO_GIVE, GrantForm
+from security.models import Grant
 
 GRANTED = "Given to {operator} at {site}: {permission}."
+LIMITED = "Limited: {sentence}."
 REVOKED = "Revoked from {operator} at {site}: {permission}."
 GRANTS_PER_PAGE = 50
 
@@ -42,7 +44,11 @@ def grant_create(request):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, _describe(GRANTED, grant))
+            if grant.kind == Grant.Kind.LIMITS:
+                sentence = grant_selectors.grant_sentence(grant)
+                messages.success(request, LIMITED.format(sentence=sentence))
+            else:
+                messages.success(request, _describe(GRANTED, grant))
             return redirect("security:grants")
     status = 422 if form.errors else 200
     context = {"form": form, "nothing_to_give": NOTHING_TO_GIVE}
@@ -61,7 +67,8 @@ def grant_revoke(request, pk: int):
         services.grant_revoke(actor=request.user, grant=grant)
         messages.success(request, _describe(REVOKED, grant))
         return redirect("security:grants")
-    return render(request, "security/grant_revoke.html", {"grant": grant})
+    context = {"grant": grant, "sentence": grant_selectors.grant_sentence(grant)}
+    return render(request, "security/grant_revoke.html", context)
 
 
 def _describe(message: str, grant) -> str:

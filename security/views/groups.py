@@ -8,7 +8,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 
 from patrons.forms.record import add_service_errors
-from security import group_selectors, policy, services
+from security import delegation_selectors, group_selectors, policy, services
+from security.forms.delegations import DelegationForm
 from security.forms.groups import NOT_HELD_NOTE, GroupDeleteForm, GroupForm
 from security.models import SecurityGroup
 
@@ -22,6 +23,7 @@ PROTECTED_NOTE = (
     "changed or deleted."
 )
 READ_ONLY_NOTE = "You can only change groups below your own level."
+PERMISSIONS_ONLY_NOTE = services.DELEGATE_CHANGES_PERMISSIONS_ONLY
 
 FORM_TEMPLATE = "security/group_form.html"
 
@@ -32,7 +34,7 @@ def _require_held(request, perm: str) -> None:
         raise PermissionDenied
 
 
-def _get_group(request, pk: int) -> SecurityGroup:
+def get_group(request, pk: int) -> SecurityGroup:
     _require_held(request, "security.view_securitygroup")
     queryset = SecurityGroup.objects.select_related("parent", "updated_by", "owner_site")
     return policy.get_or_404(request.user, "security.view_securitygroup", queryset, pk=pk)
@@ -70,21 +72,22 @@ def group_create(request):
         else:
             messages.success(request, GROUP_CREATED.format(group=group.name))
             return redirect("security:group", pk=group.pk)
-    return _form_page(request, form, group=None, status=status)
+    return group_form_page(request, form, group=None, status=status)
 
 
 @login_required
 def group_detail(request, pk: int):
     """The group and its permission matrix: an editor for those who may change it,
     read-only for the others. Saving posts here; htmx gets the editor partial back."""
-    group = _get_group(request, pk)
+    group = get_group(request, pk)
     editable = request.user.has_perm("security.change_securitygroup", group)
     if request.method != "POST":
-        form = GroupForm(operator=request.user, group=group, readonly=not editable)
-        return _form_page(request, form, group=group)
+        return group_form_page(
+            request, group_form(request, group, readonly=not editable), group=group
+        )
     if not editable:
         raise PermissionDenied
-    form = GroupForm(request.POST, operator=request.user, group=group)
+    form = group_form(request, group, data=request.POST)
     status = 200
     if form.is_valid():
         try:
@@ -92,7 +95,7 @@ def group_detail(request, pk: int):
                 actor=request.user, group=group, **form.service_arguments()
             )
         except services.ChangedMeanwhile as stale:
-            group = _get_group(request, pk)
+            group = get_group(request, pk)
             form = _rebased(request, form, group, stale)
         except PermissionDenied as refusal:
             form.add_error(None, str(refusal) or policy.DENIED)
@@ -101,15 +104,24 @@ def group_detail(request, pk: int):
             add_service_errors(form, error)
         else:
             return _saved(request, saved)
-    return _form_page(request, form, group=group, status=status)
+    return group_form_page(request, form, group=group, status=status)
 
 
 def _saved(request, group: SecurityGroup):
     messages.success(request, GROUP_SAVED.format(group=group.name))
     if not request.htmx:
         return redirect("security:group", pk=group.pk)
-    group = _get_group(request, group.pk)
-    return _form_page(request, GroupForm(operator=request.user, group=group), group=group)
+    group = get_group(request, group.pk)
+    return group_form_page(request, group_form(request, group), group=group)
+
+
+def group_form(request, group: SecurityGroup, *, data=None, readonly=False) -> GroupForm:
+    """The editor; a delegate of the group's permissions (who may change it, yet not
+    manage it) gets the permissions only."""
+    delegate = not policy.may_manage_delegations(request.user, group)
+    return GroupForm(
+        data, operator=request.user, group=group, readonly=readonly, permissions_only=delegate
+    )
 
 
 def _rebased(request, form: GroupForm, group: SecurityGroup, stale) -> GroupForm:
@@ -117,14 +129,21 @@ def _rebased(request, form: GroupForm, group: SecurityGroup, stale) -> GroupForm
     Save applies it, after the editor has seen the other change."""
     data = form.data.copy()
     data["loaded_at"] = group.updated_at.isoformat()
-    rebased = GroupForm(data, operator=request.user, group=group)
+    rebased = group_form(request, group, data=data)
     rebased.is_valid()
     rebased.add_error(None, stale.messages)
     return rebased
 
 
-def _form_page(request, form: GroupForm, *, group: SecurityGroup | None, status: int = 200):
-    if form.errors and status == 200:
+def group_form_page(
+    request,
+    form: GroupForm,
+    *,
+    group: SecurityGroup | None,
+    status: int = 200,
+    delegation_form: DelegationForm | None = None,
+):
+    if (form.errors or (delegation_form and delegation_form.errors)) and status == 200:
         status = 422
     user = request.user
     context = {
@@ -132,21 +151,37 @@ def _form_page(request, form: GroupForm, *, group: SecurityGroup | None, status:
         "group": group,
         "matrix": form.matrix(),
         "editable": not form.readonly,
+        "permissions_only": form.permissions_only,
         "can_delete": group is not None and user.has_perm("security.delete_securitygroup", group),
         "member_count": group_selectors.group_member_count(group) if group else 0,
         "protected_note": PROTECTED_NOTE,
         "read_only_note": READ_ONLY_NOTE,
         "not_held_note": NOT_HELD_NOTE,
+        "permissions_only_note": PERMISSIONS_ONLY_NOTE,
+        **delegations_context(request, group, delegation_form),
     }
     template = FORM_TEMPLATE + "#editor" if request.htmx and group is not None else FORM_TEMPLATE
     return render(request, template, context, status=status)
+
+
+def delegations_context(request, group: SecurityGroup | None, form=None) -> dict:
+    """The "Delegated to" section: for those who may change the group themselves."""
+    if group is None or not policy.may_manage_delegations(request.user, group):
+        return {"manages_delegations": False}
+    return {
+        "manages_delegations": True,
+        "delegation_rows": delegation_selectors.group_delegation_rows(
+            operator=request.user, group=group
+        ),
+        "delegation_form": form or DelegationForm(operator=request.user, group=group),
+    }
 
 
 @login_required
 def group_delete(request, pk: int):
     """A confirmation page that asks where the members go, then the deletion; refusals
     (the group new patrons join, one's own group) are shown on the page."""
-    group = _get_group(request, pk)
+    group = get_group(request, pk)
     policy.require(request.user, "security.delete_securitygroup", group)
     member_count = group_selectors.group_member_count(group)
     choices = group_selectors.assignable_groups(operator=request.user, exclude=group)

@@ -68,6 +68,7 @@ def test_register_and_meet_the_duplicate_warning(live_server, librarian, page, s
     screenshot("saved-anyway")
 
 
+@pytest.mark.usefixtures("librarians_give_staff_groups")
 def test_edit_personal_and_access(
     live_server, librarian, patron, ams_branch, page, screenshot, settings, tmp_path
 ):

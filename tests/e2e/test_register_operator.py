@@ -14,6 +14,7 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "Shelving42books"
 
 
+@pytest.mark.usefixtures("librarians_give_staff_groups")
 def test_a_staff_group_brings_the_sign_in_fields(
     live_server, librarian, ams, page, problems, screenshot
 ):

@@ -73,6 +73,7 @@ def test_a_patron_with_site_access_is_marked_generic_and_the_header_and_list_say
 # --- the Access tab: a generic record's group and sites ----------------------------------------
 
 
+@pytest.mark.usefixtures("librarians_give_staff_groups")
 def test_a_generic_account_is_refused_a_staff_group(client, librarian, desk):
     client.force_login(librarian)
     staff_group = group_at(Level.LIBRARY_STAFF)
@@ -117,6 +118,7 @@ def test_the_other_services_refuse_too(library_admin, desk, ams):
     assert list(saved.site_access.all()) == [ams]
 
 
+@pytest.mark.usefixtures("librarians_give_staff_groups")
 def test_an_account_that_is_not_generic_is_given_a_staff_group(client, librarian, patron):
     client.force_login(librarian)
     staff_group = group_at(Level.LIBRARY_STAFF)

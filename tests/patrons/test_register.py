@@ -104,6 +104,7 @@ def test_email_is_required_for_librarian_and_above(client, library_admin, ams):
     assert response.context["form"].errors["email"] == [email_required_message()]
 
 
+@pytest.mark.usefixtures("librarians_give_staff_groups")
 def test_an_operator_gets_their_home_site_in_their_access(client, librarian, ams):
     client.force_login(librarian)
     client.post(URL, data(ams, security_group=group_at(Level.LIBRARY_STAFF).pk))
@@ -111,6 +112,7 @@ def test_an_operator_gets_their_home_site_in_their_access(client, librarian, ams
     assert list(patron.site_access.all()) == [ams]
 
 
+@pytest.mark.usefixtures("librarians_give_staff_groups")
 def test_group_choices_are_only_those_the_operator_may_assign(client, librarian, staff):
     client.force_login(librarian)
     offered = _choices(client.get(URL), "security_group")

@@ -32,6 +32,7 @@ def data(site, **changes) -> dict:
     return fields | changes
 
 
+@pytest.mark.usefixtures("librarians_give_staff_groups")
 def test_a_librarian_registers_library_staff_who_can_sign_in(client, librarian, ams, ams_branch):
     client.force_login(librarian)
     response = client.post(URL, data(ams, site_access=[ams_branch.pk], must_change_password="on"))
@@ -49,6 +50,7 @@ def test_a_librarian_registers_library_staff_who_can_sign_in(client, librarian, 
     ).exists()
 
 
+@pytest.mark.usefixtures("librarians_give_staff_groups")
 def test_the_form_shows_the_sign_in_fields_and_grantable_sites(client, librarian, ams, jes):
     client.force_login(librarian)
     form = client.get(URL).context["form"]

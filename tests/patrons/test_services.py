@@ -61,6 +61,7 @@ def test_email_required_from_librarian_up(district_admin, ams, level, needs_emai
     ("level", "gets_home_site"),
     [(Level.LIBRARY_STAFF, True), (Level.LIBRARY_AIDE, True), (Level.PATRON, False)],
 )
+@pytest.mark.usefixtures("librarians_give_staff_groups")
 def test_home_site_added_to_site_access_from_library_aide_up(librarian, ams, level, gets_home_site):
     patron = PatronFactory(home_site=ams)
     services.patron_assign_group(actor=librarian, patron=patron, group=group_at(level))

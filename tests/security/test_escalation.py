@@ -37,6 +37,7 @@ def test_librarian_cannot_assign_own_or_higher_level(librarian, patron, level):
     assert reloaded(patron).security_group.level == Level.PATRON
 
 
+@pytest.mark.usefixtures("librarians_give_staff_groups")
 def test_librarian_assigns_levels_below_own(librarian, patron):
     patron_services.patron_assign_group(
         actor=librarian, patron=patron, group=group_at(Level.LIBRARY_STAFF)

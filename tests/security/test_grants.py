@@ -198,7 +198,7 @@ def test_grant_create_gives_and_logs(granter, staff, ams):
     assert staff.has_perm(EDIT_ACCESS, patron_at_ams)
     entry = OperatorAction.objects.get(action=OperatorAction.Kind.GRANT_CREATED)
     assert (entry.operator, entry.patron, entry.site) == (granter, staff, ams)
-    assert entry.details == {"permission": EDIT_ACCESS}
+    assert entry.details == {"permission": EDIT_ACCESS, "kind": Grant.Kind.ADDS}
 
 
 def test_grant_create_refuses_a_duplicate(granter, staff, ams):
@@ -253,7 +253,7 @@ def test_the_list_shows_grants_at_sites_within_the_operators_access(
     assert {row.grant for row in response.context["rows"]} == {at_ams, at_branch}
     page = response.content.decode()
     assert perm(EDIT_ACCESS).name in page and staff.display_name in page
-    assert granter.display_name in page and str(ams_branch) in page
+    assert granter.display_name in page and ams_branch.name in page
     assert revoke_url(at_ams) in page and revoke_url(at_jes) not in page
 
 
@@ -307,7 +307,9 @@ def test_the_form_offers_only_what_the_granter_may_give(client, granter, ams, am
     offered = [
         label for _, choices in fields["permission"].widget.choices[1:] for _, label in choices
     ]
-    assert sorted(offered) == sorted([perm(EDIT_ACCESS).name, perm(EDIT_NOTES).name])
+    addable = [label for label in offered if not label.endswith(" (to limit only)")]
+    assert sorted(addable) == sorted([perm(EDIT_ACCESS).name, perm(EDIT_NOTES).name])
+    assert f"{perm('sites.change_site').name} (to limit only)" in offered  # held, not grantable
     sites = [label for value, label in fields["site"].widget.choices if value]
     assert sites == [str(ams), str(ams_branch)]
 
@@ -394,7 +396,6 @@ def test_a_duplicate_is_refused_next_to_the_form(client, granter, staff, ams):
 @pytest.mark.parametrize(
     ("permission", "site_code"),
     [
-        ("sites.change_site", "AMS"),  # held by the granter's group, not grantable
         ("admin.change_logentry", "AMS"),  # not held at all
         (EDIT_ACCESS, "JES"),  # grantable, at a site outside the granter's access
         (EDIT_ACCESS, "DIST"),  # the parent of the granter's site
@@ -409,6 +410,17 @@ def test_crafted_permission_or_site_is_403_and_nothing_changes(
     assert response.status_code == 403
     assert not Grant.objects.exists()
     assert not OperatorAction.objects.filter(action=OperatorAction.Kind.GRANT_CREATED).exists()
+
+
+def test_a_held_permission_that_is_not_grantable_is_refused_next_to_the_field(
+    client, granter, staff, ams
+):
+    """Offered "to limit only" (tests/security/test_narrowing_grants.py): it cannot add."""
+    client.force_login(granter)
+    response = client.post(CREATE_URL, form_data(permission="sites.change_site", site=ams))
+    assert response.status_code == 422
+    assert response.context["form"].errors["permission"] == [policy.GRANT_NOT_GRANTABLE]
+    assert not Grant.objects.exists()
 
 
 @pytest.mark.parametrize("role", ["librarian", "staff", "aide", "patron"])

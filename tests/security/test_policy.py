@@ -173,6 +173,7 @@ def test_alexandria_example_librarian_given_group_permission(librarian, ams):
 
 @pytest.mark.parametrize("new_level", LEVELS)
 @pytest.mark.parametrize("operator_level", OPERATOR_LEVELS)
+@pytest.mark.usefixtures("librarians_give_staff_groups")
 def test_assign_group_only_below_own_level(operator_level, new_level, ams):
     operator = operator_at(operator_level, ams)
     target = PatronFactory(home_site=ams)

@@ -1,5 +1,7 @@
 """Property: for any operator and any action, scope() returns exactly the objects for
-which can() is true. The SQL and the Python answer must never disagree."""
+which can() is true. The SQL and the Python answer must never disagree. The random worlds
+hold grants of both kinds (adding a site, limiting a group permission to a site) and
+delegations on random groups (giving the group, changing it)."""
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 
 from patrons.models import Block, BlockType, Note, NoteType, Patron
 from security import policy
-from security.models import Grant, Level, SecurityGroup
+from security.models import Grant, GroupDelegation, Level, SecurityGroup
 from sites.models import Site
 from tests.factories import OperatorFactory, PatronFactory, SecurityGroupFactory, group_at
 
@@ -29,7 +31,11 @@ GROUP_ACTIONS = [
     policy.INHERIT_FROM_GROUP,
 ]
 SITE_ACTIONS = ["sites.view_site", "sites.change_site", policy.GRANT_SITE_ACCESS]
-GRANTABLE = PATRON_ACTIONS + ["security.change_securitygroup", "sites.change_site"]
+GRANTABLE = PATRON_ACTIONS + [
+    "security.view_securitygroup",
+    "security.change_securitygroup",
+    "sites.change_site",
+]
 SITE_CODES = ["DIST", "AMS", "AMSB", "JES", "OTHER"]
 
 levels = st.sampled_from(list(Level))
@@ -39,7 +45,15 @@ operators = st.fixed_dictionaries(
         "level": levels,
         "home": site_indexes,
         "access": st.sets(site_indexes, max_size=3),
-        "grants": st.lists(st.tuples(st.sampled_from(GRANTABLE), site_indexes), max_size=3),
+        "grants": st.lists(
+            st.tuples(st.sampled_from(GRANTABLE), site_indexes, st.sampled_from(Grant.Kind)),
+            max_size=3,
+        ),
+        # (index among every group, modulo their number; delegated permission)
+        "delegations": st.lists(
+            st.tuples(st.integers(min_value=0, max_value=9), st.sampled_from(policy.DELEGABLE)),
+            max_size=3,
+        ),
         "active": st.booleans(),
     }
 )
@@ -57,6 +71,11 @@ def _sites():
     return [district, ams, branch, jes, other]
 
 
+def _permission(name: str) -> Permission:
+    app_label, codename = name.split(".")
+    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+
 def _operator(spec, sites):
     operator = OperatorFactory(
         level=spec["level"],
@@ -64,12 +83,19 @@ def _operator(spec, sites):
         site_access=[sites[i] for i in spec["access"]],
         status=Patron.Status.ACTIVE if spec["active"] else Patron.Status.SUSPENDED,
     )
-    for perm, site_index in spec["grants"]:
-        app_label, codename = perm.split(".")
+    for perm, site_index, kind in spec["grants"]:
         Grant.objects.get_or_create(
             operator=operator,
-            permission=Permission.objects.get(content_type__app_label=app_label, codename=codename),
+            permission=_permission(perm),
             site=sites[site_index],
+            defaults={"kind": kind},
+        )
+    groups = list(SecurityGroup.objects.order_by("pk"))
+    for group_index, perm in spec["delegations"]:
+        GroupDelegation.objects.get_or_create(
+            user=operator,
+            permission=_permission(perm),
+            content_object=groups[group_index % len(groups)],
         )
     return Patron.objects.select_related("security_group").get(pk=operator.pk)
 

@@ -102,6 +102,9 @@ GRID = {
     # A Library Aide group (4) of AMS: below both administrators, within their scope.
     "security:group": staff_only(**GROUP_ADMINS_ONLY),
     "security:group_delete": staff_only(**GROUP_ADMINS_ONLY),
+    # POST only, from the group page's "Delegated to" section (test_delegations.py).
+    "security:delegation_create": row(405),
+    "security:delegation_revoke": row(405),
     # District Administrators only, on another person: here the Library Staff grantee.
     "security:two_factor_reset": staff_only(403, district_admin=200),
     # security.manage_preferences: Librarians and above, whatever their sites.
@@ -143,6 +146,9 @@ def url_kwargs(name, objects):
         "security:grant_revoke": {"pk": objects["grant"].pk},
         "security:group": {"pk": objects["group"].pk},
         "security:group_delete": {"pk": objects["group"].pk},
+        "security:delegation_create": {"pk": objects["group"].pk},
+        # A GET is refused before any lookup: no delegation needs to exist.
+        "security:delegation_revoke": {"pk": objects["group"].pk, "delegation_id": 1},
         "security:two_factor_reset": {"pk": objects["grant"].operator_id},
         "patrons:record": {"pk": objects["target"].pk},
         "patrons:delete": {"pk": objects["target"].pk},
