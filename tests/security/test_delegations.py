@@ -650,3 +650,13 @@ def test_the_admin_shows_a_groups_delegations_read_only(
     assert [(d.user, d.delegated_by) for d in GroupDelegation.objects.all()] == [
         (librarian, library_admin)
     ]
+
+
+def test_guardians_backend_is_not_asked_the_policy_decides():
+    """django-guardian's rows are facts the policy reads; its own backend, which would
+    answer from a row alone, is not among the authentication backends."""
+    from django.conf import settings
+
+    assert "guardian.backends.ObjectPermissionBackend" not in settings.AUTHENTICATION_BACKENDS
+    assert settings.AUTHENTICATION_BACKENDS[-1] == "security.backends.PolicyBackend"
+    assert settings.ANONYMOUS_USER_NAME is None
