@@ -5,33 +5,20 @@ and log, so the admin offers none."""
 from django.contrib import admin
 
 from fines.models import BursarExport, CashSession, Fee, FeeTransaction, Receipt
-from security.admin import PolicyAdmin
+from security.admin import PolicyAdmin, ReadOnly
 
 
-class ReadOnlyAdmin(PolicyAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnly, PolicyAdmin):
+    pass
 
 
-class FeeTransactionInline(admin.TabularInline):
+class FeeTransactionInline(ReadOnly, admin.TabularInline):
     model = FeeTransaction
     fk_name = "fee"
     fields = ["at", "kind", "amount", "balance_after", "payment_method", "waive_reason", "by_name"]
     readonly_fields = fields
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Fee)

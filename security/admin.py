@@ -21,6 +21,20 @@ for _device_model in (TOTPDevice, StaticDevice):
         admin.site.unregister(_device_model)
 
 
+class ReadOnly:
+    """For rows that only services write: the admin shows them, never adds, changes or
+    deletes one (that would bypass the services' rules and log)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class PolicyAdmin(admin.ModelAdmin):
     """Asks the policy about the object itself (Django's defaults ignore `obj`) and
     records who created and last changed a row."""
@@ -46,7 +60,7 @@ class PolicyAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-class GroupDelegationInline(admin.TabularInline):
+class GroupDelegationInline(ReadOnly, admin.TabularInline):
     """The group's object permissions (delegations), read-only: they are given and taken
     back on the group page, through the services that check and log them. A row added
     here would bypass both."""
@@ -60,15 +74,6 @@ class GroupDelegationInline(admin.TabularInline):
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("security.view_securitygroup", obj)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SecurityGroup)

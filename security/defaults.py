@@ -101,25 +101,26 @@ STAFF_GROUP_GIVERS = {"Library Administrator": ["security.assign_securitygroup"]
 
 def add_staff_group_givers(apps) -> None:
     """Give the default Library Administrator the right to give staff groups (idempotent)."""
-    SecurityGroup = apps.get_model("security", "SecurityGroup")
-    Permission = apps.get_model("auth", "Permission")
-    for name, perms in STAFF_GROUP_GIVERS.items():
-        group = SecurityGroup.objects.filter(name=name).first()
-        if group is not None:
-            group.permissions.add(*_permissions(Permission, perms))
+    _add_to_default_groups(apps, STAFF_GROUP_GIVERS)
 
 
 def add_fines_defaults(apps) -> None:
     """Give the default groups (those that exist) their fines permissions, and the Library
     Administrator the right to pass them on (idempotent)."""
+    _add_to_default_groups(apps, FINES_DEFAULTS, grantable=FINES_GRANTABLE)
+
+
+def _add_to_default_groups(apps, held: dict, *, grantable: dict | None = None) -> None:
+    """Permissions that came after the default groups: added to those groups that exist."""
     SecurityGroup = apps.get_model("security", "SecurityGroup")
     Permission = apps.get_model("auth", "Permission")
-    for name, perms in FINES_DEFAULTS.items():
+    for name, perms in held.items():
         group = SecurityGroup.objects.filter(name=name).first()
-        if group is not None:
-            group.permissions.add(*_permissions(Permission, perms))
-            if name in FINES_GRANTABLE:
-                group.grantable_permissions.add(*_permissions(Permission, FINES_GRANTABLE[name]))
+        if group is None:
+            continue
+        group.permissions.add(*_permissions(Permission, perms))
+        if grantable and name in grantable:
+            group.grantable_permissions.add(*_permissions(Permission, grantable[name]))
 
 
 def mark_default_grantable(apps) -> None:

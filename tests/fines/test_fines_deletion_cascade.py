@@ -73,3 +73,24 @@ def test_a_line_is_never_deleted_on_its_own(librarian, patron, ams):
     with pytest.raises(ProgrammingError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM fines_feetransaction WHERE fee_id = %s", [fee.pk])
     assert FeeTransaction.objects.filter(fee=fee).count() == 3
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "admin:fines_fee_changelist",
+        "admin:fines_receipt_changelist",
+        "admin:fines_cashsession_changelist",
+        "admin:fines_bursarexport_changelist",
+    ],
+)
+def test_the_admin_shows_money_read_only(client, district_admin, librarian, patron, ams, url_name):
+    from django.urls import reverse
+
+    fee = settled_fee(librarian, patron, ams)
+    client.force_login(district_admin)
+    assert client.get(reverse(url_name)).status_code == 200
+    change = reverse("admin:fines_fee_change", args=[fee.pk])
+    page = client.get(change)
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    assert client.get(reverse("admin:fines_fee_add")).status_code == 403
