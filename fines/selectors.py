@@ -146,9 +146,8 @@ def filter_sites(*, operator) -> QuerySet:
     return policy.scope(operator, ledger.VIEW, Site).order_by("code")
 
 
-def may_add(operator, patron, action: str) -> bool:
-    """Whether the operator may add a fee (or credit) to this patron at some site."""
-    return any(
-        policy.can(operator, action, Fee(patron=patron, owner_site=site))
-        for site in owner_sites(operator=operator, action=action)[:1]
-    )
+def may_add(operator, patron, action: str, sites: list[Site]) -> bool:
+    """Whether the operator may add a fee (or credit) to this patron, given the `sites`
+    that may own it (`owner_sites`): only the patron's rule is left to ask, so one site
+    answers for all."""
+    return bool(sites) and policy.can(operator, action, Fee(patron=patron, owner_site=sites[0]))

@@ -12,7 +12,7 @@ from security.models import GroupDelegation, SecurityGroup
 from security.permission_areas import permission_name
 
 RIGHT_LABELS = {
-    policy.ASSIGN_DELEGATED: "May give this group to patrons",
+    policy.GIVE_STAFF_GROUPS: "May give this group to patrons",
     policy.CHANGE_GROUP: "May change this group's permissions",
 }
 

@@ -70,8 +70,8 @@ VIEW_GROUP = "security.view_securitygroup"
 CHANGE_GROUP = "security.change_securitygroup"
 # Giving staff groups: held in a group (every staff group one may give), or on one group
 # through a delegation (security.models.GroupDelegation).
-GIVE_STAFF_GROUPS = ASSIGN_DELEGATED = "security.assign_securitygroup"
-DELEGABLE = (ASSIGN_DELEGATED, CHANGE_GROUP)
+GIVE_STAFF_GROUPS = "security.assign_securitygroup"
+DELEGABLE = (GIVE_STAFF_GROUPS, CHANGE_GROUP)
 DERIVED_ACTIONS = {
     ASSIGN_GROUP: "patrons.edit_access",
     INHERIT_FROM_GROUP: "security.view_securitygroup",
@@ -96,7 +96,7 @@ class _Facts:
     site_parents: dict[int, int | None] = field(default_factory=dict)  # every site
     # Narrowing grants: a permission of the group that applies only at these sites.
     limit_site_ids: dict[str, frozenset[int]] = field(default_factory=dict)
-    # Delegations (django-guardian rows): ASSIGN_DELEGATED / CHANGE_GROUP -> group ids.
+    # Delegations (django-guardian rows): GIVE_STAFF_GROUPS / CHANGE_GROUP -> group ids.
     delegated: dict[str, frozenset[int]] = field(default_factory=dict)
 
     @property
@@ -632,7 +632,7 @@ def _recipient_refusal(operator, facts: _Facts | None, recipient, *, revoking: b
 
 # --- delegations (django-guardian rows on one group) --------------------------------------
 # Who may change a group (their own group's rights, not a delegation) may delegate, to one
-# operator strictly below them, giving that group (ASSIGN_DELEGATED) or changing its
+# operator strictly below them, giving that group (GIVE_STAFF_GROUPS) or changing its
 # permissions (CHANGE_GROUP); the delegate uses it within every rule above. Delegating
 # onward needs the right to change the group oneself. Taking one back asks the same of
 # whoever takes it back, except that the delegate may since have become a patron.
@@ -689,7 +689,7 @@ def _unusable_refusal(group: SecurityGroup, perm: str, recipient) -> str | None:
         return GRANTEE_NOT_OPERATOR
     if perm == CHANGE_GROUP and not _covers(theirs.scope_owner_ids(), group.owner_site_id):
         return DELEGATE_SCOPE_TOO_SMALL.format(name=name)
-    if perm == ASSIGN_DELEGATED and not theirs.holds(EDIT_ACCESS):
+    if perm == GIVE_STAFF_GROUPS and not theirs.holds(EDIT_ACCESS):
         return DELEGATE_NO_ACCESS_TAB.format(name=name)
     return None
 

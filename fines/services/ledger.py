@@ -197,12 +197,14 @@ def fees_pay(
         change_due=change_due,
         session=session,
     )
+    paid = {}
     for fee, part in _oldest_first(fees, amount):
         fee.remaining -= part
         _append(
             fee, FeeTransaction.Kind.PAYMENT, part, actor, payment_method=method, receipt=receipt
         )
-    _print_lines(receipt, fees)
+        paid[fee.pk] = part
+    _print_lines(receipt, fees, paid)
     _refresh(balance)
     _finish(request, receipt)
     _log_many(actor, patron, fees, "payment", amount, receipt=receipt)
@@ -326,7 +328,7 @@ def payment_refund(*, actor, patron, key, payment_id, amount, comment="") -> Out
         refund_of=payment,
         comment=comment.strip()[:COMMENT_MAX],
     )
-    _print_lines(receipt, [fee], amounts={fee.pk: amount})
+    _print_lines(receipt, [fee], {fee.pk: amount})
     _refresh(balance)
     _finish(request, receipt)
     _log_many(actor, patron, [fee], "refund", amount, receipt=receipt)
@@ -334,16 +336,13 @@ def payment_refund(*, actor, patron, key, payment_id, amount, comment="") -> Out
 
 
 def _payment_of(patron, payment_id) -> FeeTransaction:
-    try:
-        pk = int(payment_id)
-    except (TypeError, ValueError):
-        raise ValidationError({"payment": NOT_A_PAYMENT}) from None
-    payment = (
+    pk = _int(payment_id)
+    payment = pk is not None and (
         FeeTransaction.objects.select_related("payment_method", "receipt__site")
         .filter(pk=pk, kind=FeeTransaction.Kind.PAYMENT, fee__patron=patron)
         .first()
     )
-    if payment is None:
+    if not payment:
         raise ValidationError({"payment": NOT_A_PAYMENT})
     return payment
 
@@ -618,12 +617,9 @@ def _receipt(
     )
 
 
-def _print_lines(receipt: Receipt, fees: list[Fee], amounts: dict | None = None) -> None:
-    """The receipt's lines as printed: what each fee took and what it still owes."""
-    if amounts is None:
-        amounts = dict(
-            FeeTransaction.objects.filter(receipt=receipt).values_list("fee_id", "amount")
-        )
+def _print_lines(receipt: Receipt, fees: list[Fee], amounts: dict[int, Decimal]) -> None:
+    """The receipt's lines as printed: what each fee took (`amounts`, by fee id) and what it
+    still owes."""
     receipt.printed_lines = [
         {
             "type": fee.fee_type.name,

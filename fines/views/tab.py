@@ -227,18 +227,23 @@ def _new_fee_choices(request, patron, action) -> dict:
     }
 
 
+_NEW_FEE_FORMS = (
+    ("add_form", FeeAddForm, services.ADD),
+    ("credit_form", CreditAddForm, services.CREDIT),
+)
+
+
 def _render(request, patron, tab, *, status=200, receipt=None, export=None, **forms):
     operator = request.user
     if request.method == "POST" and status == 200:
         _warn_when_blocked(request, patron)
     filter_form = FilterForm(request.GET or None, sites=selectors.filter_sites(operator=operator))
     page = selectors.fines_page(operator=operator, patron=patron, filters=filter_form.filters())
-    may_add = selectors.may_add(operator, patron, services.ADD)
-    may_credit = selectors.may_add(operator, patron, services.CREDIT)
-    if may_add and "add_form" not in forms:
-        forms["add_form"] = FeeAddForm(**_new_fee_choices(request, patron, services.ADD))
-    if may_credit and "credit_form" not in forms:
-        forms["credit_form"] = CreditAddForm(**_new_fee_choices(request, patron, services.CREDIT))
+    for name, form_class, action in _NEW_FEE_FORMS:
+        if name not in forms:
+            choices = _new_fee_choices(request, patron, action)
+            if selectors.may_add(operator, patron, action, choices["sites"]):
+                forms[name] = form_class(**choices)
     forms.setdefault("selected_form", SelectedFeesForm())
     if "refund_form" not in forms:
         forms["refund_form"], forms["refunding"] = _refund_form(request, page)

@@ -9,7 +9,7 @@ from security.models import SecurityGroup
 
 NO_OPERATOR_IN_SITES = "No operator with that barcode or username in your sites."
 RIGHT_CHOICES = [
-    (policy.ASSIGN_DELEGATED, "Give this group to patrons"),
+    (policy.GIVE_STAFF_GROUPS, "Give this group to patrons"),
     (policy.CHANGE_GROUP, "Change this group's permissions"),
 ]
 
@@ -24,7 +24,7 @@ class DelegationForm(forms.Form):
     right = forms.ChoiceField(
         label="May",
         choices=RIGHT_CHOICES,
-        initial=policy.ASSIGN_DELEGATED,
+        initial=policy.GIVE_STAFF_GROUPS,
         widget=forms.RadioSelect,
     )
 

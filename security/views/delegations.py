@@ -19,11 +19,11 @@ from security.views.groups import delegations_context, get_group, group_form, gr
 DELEGATED = "{operator} may now {right}."
 REVOKED = "Taken back from {operator}: {right}."
 RIGHT_TEXTS = {
-    policy.ASSIGN_DELEGATED: "give {group} to patrons",
+    policy.GIVE_STAFF_GROUPS: "give {group} to patrons",
     policy.CHANGE_GROUP: "change the permissions of {group}",
 }
 REVOKED_RIGHT_TEXTS = {
-    policy.ASSIGN_DELEGATED: "giving {group} to patrons",
+    policy.GIVE_STAFF_GROUPS: "giving {group} to patrons",
     policy.CHANGE_GROUP: "changing the permissions of {group}",
 }
 PARTIAL = "security/_delegations.html"

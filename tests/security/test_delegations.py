@@ -24,7 +24,7 @@ from tests.tab_posts import access_data, tab_url
 
 pytestmark = pytest.mark.django_db
 
-ASSIGN = policy.ASSIGN_DELEGATED
+ASSIGN = policy.GIVE_STAFF_GROUPS
 CHANGE = policy.CHANGE_GROUP
 
 

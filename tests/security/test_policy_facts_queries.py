@@ -24,7 +24,7 @@ def perm(name: str) -> Permission:
 
 
 def add_grants_and_delegations(operator, admin, parent_site, count: int) -> None:
-    delegable = [perm(policy.ASSIGN_DELEGATED), perm(policy.CHANGE_GROUP)]
+    delegable = [perm(policy.GIVE_STAFF_GROUPS), perm(policy.CHANGE_GROUP)]
     for i in range(count):
         Grant.objects.create(
             operator=operator,
