@@ -289,6 +289,10 @@ class OperatorAction(models.Model):
         RECOVERY_CODES_RENEWED = "recovery_codes_renewed", "Recovery codes renewed"
         IMPORT = "import", "Patrons imported"
         EXPORT = "export", "Patrons exported"
+        MERGED = "patrons_merged", "Patrons merged"
+        USERNAMES = "usernames_changed", "Usernames changed in bulk"
+        PHOTOS = "photos_imported", "Photos imported"
+        PURGED = "patrons_purged", "Patrons purged"
         FEE = "fee", "Fee action"
         REFUSED = "refused", "Refused"
 

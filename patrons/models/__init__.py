@@ -1,3 +1,4 @@
+from patrons.models.bulk import ImportedValues, ImportFeed, ImportRow, ImportRun
 from patrons.models.contact import Guardian, PatronAddress, PatronEmail, PatronPhone
 from patrons.models.lists import (
     BlockType,
@@ -29,6 +30,10 @@ __all__ = [
     "BlockType",
     "Guardian",
     "Identifier",
+    "ImportedValues",
+    "ImportFeed",
+    "ImportRow",
+    "ImportRun",
     "IdentifierType",
     "Note",
     "NoteType",

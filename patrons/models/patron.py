@@ -217,6 +217,14 @@ class Patron(AbstractBaseUser, Stamped):
         default=Source.STAFF,
         db_default=Source.STAFF,
     )
+    import_feed = models.ForeignKey(
+        "patrons.ImportFeed",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="patrons",
+        help_text="The import that manages this patron (its rows keep the record up to date).",
+    )
     must_change_password = models.BooleanField("force password change at next login", default=False)
     is_active = models.GeneratedField(
         expression=models.Case(

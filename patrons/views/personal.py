@@ -64,3 +64,7 @@ def patron_photo(request, pk: int):
     response = FileResponse(photo, content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def revert_imported_value(request, pk: int, field: str):
+    raise Http404
