@@ -244,3 +244,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
 }
+
+# Imports (patrons.services.imports): a run that would deactivate more than this share of a
+# site's active patrons stops for an explicit confirmation (a truncated file must not empty
+# a school); files are read in a thread of the request unless this is False.
+LIBSTAFF_IMPORT_DEACTIVATION_LIMIT = env.float("LIBSTAFF_IMPORT_DEACTIVATION_LIMIT", default=0.10)
+LIBSTAFF_IMPORT_IN_BACKGROUND = env.bool("LIBSTAFF_IMPORT_IN_BACKGROUND", default=True)
+LIBSTAFF_IMPORT_MAX_BYTES = env.int("LIBSTAFF_IMPORT_MAX_BYTES", default=2 * 1024**3)

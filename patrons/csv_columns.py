@@ -48,21 +48,23 @@ class Column:
         """The field's value for a cell, or ValidationError with the reason. References
         come back as the text: the importer resolves them against its own lookups."""
         text = text.strip()
+        if not text and not self.field.blank and self.field.has_default():
+            return self.field.get_default()  # an empty language is the default one
         if self.kind == DATE:
             return _parse_date(text)
         if self.kind == FLAG:
             return _parse_flag(text)
         if self.kind == CHOICE:
             return _parse_choice(self.field, text)
+        limit = getattr(self.field, "max_length", None)
+        if limit and len(text) > limit:
+            raise ValidationError(TOO_LONG.format(limit=limit, length=len(text)))
         if self.kind == EMAIL and text:
             try:
                 validate_email(text)
             except ValidationError:
                 raise ValidationError(BAD_EMAIL.format(value=text)) from None
             return Patron.objects.normalize_email(text)
-        limit = getattr(self.field, "max_length", None)
-        if limit and len(text) > limit:
-            raise ValidationError(TOO_LONG.format(limit=limit, length=len(text)))
         return text
 
 

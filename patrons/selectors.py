@@ -40,7 +40,7 @@ from django.utils import timezone
 from libstaff import paging
 from libstaff.queries import count_per_row
 from patrons import block_selectors
-from patrons.models import Identifier, Note, Patron, PatronType
+from patrons.models import Identifier, ImportFeed, Note, Patron, PatronType
 from patrons.models.patron import BARCODE_MISSING, BARCODE_SORT, EXPIRY_SORT, fold
 from security import policy
 from security.models import SecurityGroup
@@ -66,6 +66,7 @@ class PatronFilters:
     site: Site | None = None  # with its branches
     patron_type: PatronType | None = None
     source: str = ""
+    import_feed: ImportFeed | None = None
     has_active_block: bool | None = None
     has_notes: bool | None = None
     is_generic: bool | None = None
@@ -218,6 +219,8 @@ def _filtered(patrons: QuerySet, filters: PatronFilters, site_ids, operator) -> 
         patrons = patrons.filter(patron_type=filters.patron_type)
     if filters.source:
         patrons = patrons.filter(source=filters.source)
+    if filters.import_feed is not None:
+        patrons = patrons.filter(import_feed=filters.import_feed)
     if filters.has_active_block is not None:
         blocked = block_selectors.blocked_condition(operator)
         patrons = patrons.filter(blocked if filters.has_active_block else ~blocked)

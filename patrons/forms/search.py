@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from django import forms
 
-from patrons.models import Patron, PatronType
+from patrons.models import ImportFeed, Patron, PatronType
 from patrons.selectors import DEFAULT_SORT, SORTS, PatronFilters, Status
 from security import policy
 from security.models import SecurityGroup
@@ -65,6 +65,12 @@ class PatronSearchForm(forms.Form):
     source = forms.ChoiceField(
         label="Account type", choices=[(ANY, "Any"), *Patron.Source.choices], required=False
     )
+    feed = forms.ModelChoiceField(
+        label="Import feed",
+        queryset=ImportFeed.objects.order_by("name"),
+        required=False,
+        empty_label="Any",
+    )
     blocked = _yes_no("Has an active block")
     notes = _yes_no("Has notes")
     generic = _yes_no("Generic account")
@@ -84,6 +90,7 @@ class PatronSearchForm(forms.Form):
         "site",
         "patron_type",
         "source",
+        "feed",
         "blocked",
         "notes",
         "generic",
@@ -131,6 +138,7 @@ class PatronSearchForm(forms.Form):
             site=self.value("site"),
             patron_type=self.value("patron_type"),
             source=self.value("source") or "",
+            import_feed=self.value("feed"),
             has_active_block=self.value("blocked"),
             has_notes=self.value("notes"),
             is_generic=self.value("generic"),

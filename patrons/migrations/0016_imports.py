@@ -105,6 +105,21 @@ class Migration(migrations.Migration):
                 'ordering': ['-created_at'],
             },
         ),
+        migrations.AddField(
+            model_name='importedvalues',
+            name='feed',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patrons.importfeed'),
+        ),
+        migrations.AddField(
+            model_name='patron',
+            name='import_feed',
+            field=models.ForeignKey(blank=True, help_text='The import that manages this patron (its rows keep the record up to date).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='patrons', to='patrons.importfeed'),
+        ),
+        migrations.AddField(
+            model_name='patronevent',
+            name='import_feed',
+            field=models.ForeignKey(blank=True, db_constraint=False, help_text='The import that manages this patron (its rows keep the record up to date).', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='patrons.importfeed'),
+        ),
         pgtrigger.migrations.RemoveTrigger(
             model_name='patron',
             name='insert_insert',
@@ -128,21 +143,6 @@ class Migration(migrations.Migration):
         pgtrigger.migrations.AddTrigger(
             model_name='patron',
             trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "patrons_patronevent" ("additional_email", "admin_system_id", "barcode", "birth_date", "cohort", "communication_channel", "created_at", "created_by_id", "email", "expiry_date", "first_name", "form_class", "gender", "home_site_id", "id", "import_feed_id", "is_generic", "is_protected", "is_staff_member", "keep_history", "language", "last_name", "middle_name", "must_change_password", "notify_fines", "notify_hold_ready", "notify_overdue", "patron_type_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "photo", "preferred_first_name", "preferred_last_name", "purge_date", "security_group_id", "source", "status", "title", "updated_by_id", "username", "version") VALUES (OLD."additional_email", OLD."admin_system_id", OLD."barcode", OLD."birth_date", OLD."cohort", OLD."communication_channel", OLD."created_at", OLD."created_by_id", OLD."email", OLD."expiry_date", OLD."first_name", OLD."form_class", OLD."gender", OLD."home_site_id", OLD."id", OLD."import_feed_id", OLD."is_generic", OLD."is_protected", OLD."is_staff_member", OLD."keep_history", OLD."language", OLD."last_name", OLD."middle_name", OLD."must_change_password", OLD."notify_fines", OLD."notify_hold_ready", OLD."notify_overdue", OLD."patron_type_id", _pgh_attach_context(), NOW(), \'delete\', OLD."id", OLD."photo", OLD."preferred_first_name", OLD."preferred_last_name", OLD."purge_date", OLD."security_group_id", OLD."source", OLD."status", OLD."title", OLD."updated_by_id", OLD."username", OLD."version"); RETURN NULL;', hash='8fcd3586f968e01666b9dec1ca45b4e3562f40ba', operation='DELETE', pgid='pgtrigger_delete_delete_19c6d', table='patrons_patron', when='AFTER')),
-        ),
-        migrations.AddField(
-            model_name='importedvalues',
-            name='feed',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patrons.importfeed'),
-        ),
-        migrations.AddField(
-            model_name='patron',
-            name='import_feed',
-            field=models.ForeignKey(blank=True, help_text='The import that manages this patron (its rows keep the record up to date).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='patrons', to='patrons.importfeed'),
-        ),
-        migrations.AddField(
-            model_name='patronevent',
-            name='import_feed',
-            field=models.ForeignKey(blank=True, db_constraint=False, help_text='The import that manages this patron (its rows keep the record up to date).', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='patrons.importfeed'),
         ),
         migrations.AddField(
             model_name='importrun',

@@ -5,8 +5,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
 
-from patrons import services
+from patrons import import_selectors, services
+from patrons.csv_columns import BY_NAME
+from patrons.services import imports
 from patrons.forms.record import PersonalForm
 from patrons.views.record import can_edit, get_patron_or_404, render_tab
 
@@ -20,7 +24,11 @@ def personal_tab(request, patron, tab):
             raise PermissionDenied
         return _save(request, patron, tab)
     form = PersonalForm(instance=patron, operator=request.user, readonly=not editable)
-    return render_tab(request, patron, tab, {"form": form})
+    return render_tab(request, patron, tab, _context(patron, form))
+
+
+def _context(patron, form) -> dict:
+    return {"form": form, "changed_by_hand": import_selectors.changed_by_hand(patron)}
 
 
 def _save(request, patron, tab):
@@ -46,8 +54,8 @@ def _save(request, patron, tab):
         else:
             messages.success(request, SAVED.format(tab=tab.label))
             fresh = PersonalForm(instance=patron, operator=request.user)
-            return render_tab(request, patron, tab, {"form": fresh})
-    return render_tab(request, patron, tab, {"form": form}, status=422)
+            return render_tab(request, patron, tab, _context(patron, fresh))
+    return render_tab(request, patron, tab, _context(patron, form), status=422)
 
 
 @login_required
@@ -66,5 +74,28 @@ def patron_photo(request, pk: int):
     return response
 
 
+REVERTED = "{field} is back to the imported value."
+
+
+@require_POST
+@login_required
 def revert_imported_value(request, pk: int, field: str):
-    raise Http404
+    """Give a field changed by hand the value its import has, through the tab's service:
+    refused as a stale edit when the record changed since the page was loaded."""
+    patron = get_patron_or_404(request, pk)
+    version = request.POST.get("version", "")
+    try:
+        imports.revert_imported_value(
+            actor=request.user,
+            patron=patron,
+            name=field,
+            version=int(version) if version.isdigit() else -1,
+        )
+    except services.StaleEdit as stale:
+        messages.error(request, str(stale))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        label = BY_NAME[field].label.capitalize()
+        messages.success(request, REVERTED.format(field=label))
+    return redirect("patrons:tab", pk=pk, tab="personal")
