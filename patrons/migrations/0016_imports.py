@@ -48,6 +48,7 @@ class Migration(migrations.Migration):
                 ('diff', models.JSONField(blank=True, default=dict)),
                 ('kept', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=40), blank=True, default=list, size=None)),
                 ('raw', models.JSONField(blank=True, default=list)),
+                ('readable', models.BooleanField(default=True)),
                 ('barcode', models.CharField(max_length=15, null=True)),
                 ('admin_system_id', models.CharField(max_length=40, null=True)),
                 ('username', models.CharField(max_length=150, null=True)),

@@ -98,6 +98,8 @@ class ImportRow(models.Model):
     diff = models.JSONField(default=dict, blank=True)  # {field: [old, new]} as cells
     kept = ArrayField(models.CharField(max_length=40), default=list, blank=True)
     raw = models.JSONField(default=list, blank=True)  # the cells, for the invalid-rows report
+    # False when the cells do not match the header: no value can be trusted, no rule asked.
+    readable = models.BooleanField(default=True)
 
     # The row's values, typed (None where the file has no such column or the cell is empty).
     barcode = models.CharField(max_length=15, null=True)

@@ -117,7 +117,7 @@ def _flag(run: ImportRun, condition: str, message: str, params=(), message_param
         f"FROM {ROWS} AS r LEFT JOIN {PATRONS} AS p ON p.id = r.patron_id "
         f"LEFT JOIN {SecurityGroup._meta.db_table} AS g "
         f"ON g.id = {sql.group()} "
-        f"WHERE target.id = r.id AND r.run_id = %s AND ({condition})",
+        f"WHERE target.id = r.id AND r.run_id = %s AND r.readable AND ({condition})",
         (*message_params, preferences.default_group().pk, run.pk, *params),
     )
 

@@ -37,6 +37,7 @@ NOT_UTF8 = (
 UNKNOWN_COLUMNS = "Unknown columns: {columns}. The columns are: {known}."
 REPEATED_COLUMNS = "Columns named more than once: {columns}."
 MISSING_KEY = "The file has no {key} column, and the import matches on it."
+CANNOT_DECODE = "Line {line} cannot be read as {encoding}: choose the file's encoding."
 BROKEN_CSV = "Line {line}: {problem}. Check for a quote left open, then try again."
 FIELD_TOO_LONG = "a cell longer than {limit:,} characters"
 CELL_COUNT = "has {got} cells; the header has {expected}."
@@ -50,6 +51,7 @@ class FileRefused(Exception):
 class Row:
     line: int
     cells: list[str]
+    readable: bool = True
     values: dict = field(default_factory=dict)
     references: dict = field(default_factory=dict)  # column -> the cell's text
     errors: list[str] = field(default_factory=list)
@@ -89,22 +91,39 @@ class PatronFile:
             raise FileRefused(NOT_TEXT)
         binary.seek(0)
         self.encoding = encoding or detect_encoding(sample)
-        self.detected_from_content = not encoding
-        self._text = io.TextIOWrapper(binary, encoding=self.encoding, newline="")
-        self.line = 0
+        self.line = 0  # the physical line last read
+        self._lines = self._decoded_lines(binary)
         header_line = self._read_header_line()
         self.delimiter = detect_delimiter(header_line)
         self.columns = self._columns(header_line, match_on)
 
+    def _decoded_lines(self, binary) -> Iterator[str]:
+        """The file's lines as text, one at a time: a byte the encoding cannot read is
+        reported at its own line; a line longer than any row could be stops the import
+        there, in bounded memory (a 10 MB line, or a quote never closed)."""
+        limit = FIELD_LIMIT * len(COLUMNS)
+        if self.encoding == "utf-16":  # its line breaks are two bytes: let io find them
+            source = io.TextIOWrapper(binary, encoding=self.encoding, newline="")
+            read, decode = (lambda: source.readline(limit + 1)), (lambda text: text)
+        else:
+            decoder = codecs.getincrementaldecoder(self.encoding)()
+            read, decode = (lambda: binary.readline(limit + 1)), decoder.decode
+        while True:
+            try:
+                line = decode(read())
+            except UnicodeDecodeError:
+                raise FileRefused(_undecodable(self.line + 1, self.encoding)) from None
+            if not line:
+                return
+            self.line += 1
+            if len(line) > limit:
+                raise FileRefused(_broken(self.line, FIELD_TOO_LONG.format(limit=limit)))
+            if "\x00" in line:
+                raise FileRefused(NOT_TEXT)
+            yield line
+
     def _read_header_line(self) -> str:
-        try:
-            header = self._text.readline(FIELD_LIMIT)
-        except UnicodeDecodeError:
-            raise FileRefused(NOT_TEXT) from None
-        self.line = 1
-        if "\x00" in header:
-            raise FileRefused(NOT_TEXT)
-        return header
+        return next(self._lines, "")
 
     def _columns(self, header_line: str, match_on: str) -> list[str]:
         cells = next(csv.reader([header_line], delimiter=self.delimiter), [])
@@ -121,18 +140,16 @@ class PatronFile:
         return names
 
     def __iter__(self) -> Iterator[Row]:
-        reader = csv.reader(_limited(self._text), delimiter=self.delimiter, strict=True)
+        reader = csv.reader(self._lines, delimiter=self.delimiter, strict=True)
         seen_any = False
         while True:
-            start = reader.line_num + 2  # the header is line 1
+            start = self.line + 1
             try:
                 cells = next(reader)
             except StopIteration:
                 break
-            except UnicodeDecodeError:
-                raise FileRefused(NOT_UTF8.format(line=start)) from None
-            except (csv.Error, _FieldTooLong) as problem:
-                raise FileRefused(BROKEN_CSV.format(line=start, problem=_said(problem))) from None
+            except csv.Error as problem:
+                raise FileRefused(_broken(start, _said(problem))) from None
             if not any(cell.strip() for cell in cells):
                 continue  # blank lines, a spreadsheet's trailing empty rows
             seen_any = True
@@ -144,6 +161,7 @@ class PatronFile:
         row = Row(line=line, cells=cells)
         if len(cells) != len(self.columns):
             row.errors.append(CELL_COUNT.format(got=len(cells), expected=len(self.columns)))
+            row.readable = False
             return row
         for name, text in zip(self.columns, cells, strict=True):
             column = csv_columns.BY_NAME[name]
@@ -158,29 +176,22 @@ class PatronFile:
         return row
 
 
-class _FieldTooLong(Exception):
-    pass
+def _broken(line: int, problem: str) -> str:
+    return BROKEN_CSV.format(line=line, problem=problem)
 
 
-def _limited(text: io.TextIOBase) -> Iterator[str]:
-    """Lines for the csv reader, refusing one longer than any row could be: a 10 MB line
-    (or a quote never closed) stops the import at that line, in bounded memory."""
-    limit = FIELD_LIMIT * len(COLUMNS)
-    while True:
-        line = text.readline(limit + 1)
-        if not line:
-            return
-        if len(line) > limit:
-            raise _FieldTooLong(FIELD_TOO_LONG.format(limit=limit))
-        if "\x00" in line:
-            raise csv.Error("the line holds a NUL byte: is this a text file?")
-        yield line
+def _undecodable(line: int, encoding: str) -> str:
+    if line == 1:
+        return NOT_TEXT
+    if encoding.startswith("utf-8"):
+        return NOT_UTF8.format(line=line)
+    return CANNOT_DECODE.format(line=line, encoding=ENCODINGS.get(encoding, encoding))
 
 
 def _said(problem: Exception) -> str:
     text = str(problem)
     if "field larger than field limit" in text:
-        return FIELD_TOO_LONG.format(limit=FIELD_LIMIT)
+        return FIELD_TOO_LONG.format(limit=csv.field_size_limit())
     if "unexpected end of data" in text or "EOF" in text:
         return "a quote is opened and never closed"
     return text

@@ -29,7 +29,7 @@ PROGRESS_EVERY = 5_000
 # The typed columns of a staged row, in COPY order after run, line, key, errors and raw.
 _STAGED = [column.attname for column in COLUMNS]
 _COPY = (
-    f"COPY {ImportRow._meta.db_table} (run_id, line, key, errors, raw, diff, kept, action, "
+    f"COPY {ImportRow._meta.db_table} (run_id, line, key, errors, raw, readable, diff, kept, action, "
     f"{', '.join(_STAGED)}) FROM STDIN"
 )
 
@@ -122,7 +122,8 @@ def _check_username(row: Row) -> None:
 def _staged_row(run: ImportRun, row: Row, key: str, present: Iterable[str]) -> list:
     raw = Jsonb(row.cells) if row.errors else Jsonb([])
     values = [_staged_value(column, row, present) for column in COLUMNS]
-    return [run.pk, row.line, key[:150], row.errors, raw, Jsonb({}), [], "", *values]
+    readable = row.readable
+    return [run.pk, row.line, key[:150], row.errors, raw, readable, Jsonb({}), [], "", *values]
 
 
 def _staged_value(column, row: Row, present) -> object:
