@@ -8,8 +8,9 @@ class FinesConfig(AppConfig):
     def ready(self):
         from fines import debt
         from fines import deletion as fines_deletion
+        from fines import merging as fines_merging
         from fines.views.tab import fines_tab
-        from patrons import deletion, system_blocks, tabs
+        from patrons import deletion, merging, system_blocks, tabs
 
         system_blocks.register(debt.PROVIDER)
         _register_preference_lists()
@@ -25,6 +26,19 @@ class FinesConfig(AppConfig):
             )
         )
         deletion.register(fines_deletion.KEY, fines_deletion.refusals)
+        deletion.register_filter(
+            fines_deletion.KEY, fines_deletion.without_balance, reason=fines_deletion.REASON
+        )
+        merging.register(
+            fines_merging.KEY,
+            merging.Mover(
+                fines_merging.move,
+                fines_merging.preview,
+                handles=fines_merging.HANDLES,
+                count=fines_merging.count,
+                label="Fees and credits",
+            ),
+        )
 
 
 def _register_preference_lists():

@@ -8,6 +8,7 @@ owes them) would never be paid back. Both must be settled first, on the Fines ta
 
 from decimal import Decimal
 
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
 from fines.models import Balance
@@ -27,6 +28,7 @@ FINES_TAB = "Open the Fines tab"
 WAIVE_ALL = "Waive the balance first"
 WAIVE_QUERY = "?status=all&waive=all"
 ZERO = Decimal("0.00")
+REASON = "balance not zero"
 
 
 def refusals(patron) -> list[Refusal]:
@@ -54,3 +56,12 @@ def _owes(owed: dict[str, Decimal]) -> str:
         f"{PART_LABELS[name]} {format_money(amount)}" for name, amount in owed.items() if amount
     )
     return OWES.format(total=format_money(sum(owed.values(), ZERO)), parts=parts)
+
+
+def without_balance(patrons):
+    """`patrons` (a queryset) without those whose balance is not exactly zero either way:
+    owed, in dispute, transferred or a credit (the set-based twin of `refusals`)."""
+    not_zero = Balance.objects.filter(patron_id=OuterRef("pk")).filter(
+        Q(active__gt=0) | Q(disputed__gt=0) | Q(transferred__gt=0) | Q(credit__gt=0)
+    )
+    return patrons.exclude(Exists(not_zero))

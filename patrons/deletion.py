@@ -76,3 +76,48 @@ def refusals(patron) -> list[Refusal]:
             logger.exception("Deletion check %s failed", key)
             found.append(Refusal(CHECK_FAILED.format(key=key)))
     return found
+
+
+# --- Set-based: many patrons at once (the purge) -----------------------------------------
+#
+# An app whose check can be said in SQL registers it here too, as a function that takes a
+# queryset of patrons and returns those it has nothing against:
+#
+#     deletion.register_filter("fines.balance", without_balance, reason="balance not zero")
+#
+# `deletable(queryset)` applies every registered filter; the purge lists its candidates
+# with it and still asks `refusals(patron)` of each, row locked, before acting.
+
+Filter = Callable[..., object]
+
+
+@dataclass(frozen=True)
+class _RegisteredFilter:
+    keep: Filter
+    reason: str
+
+
+_filters: dict[str, _RegisteredFilter] = {}
+
+
+def register_filter(key: str, keep: Filter, *, reason: str) -> None:
+    existing = _filters.get(key)
+    if existing is not None and existing.keep != keep:
+        raise ImproperlyConfigured(f"Two deletion filters are registered as {key!r}.")
+    _filters[key] = _RegisteredFilter(keep, reason)
+
+
+def unregister_filter(key: str) -> None:
+    _filters.pop(key, None)
+
+
+def deletable(patrons):
+    """`patrons` (a queryset) without those some registered filter has something against."""
+    for key in sorted(_filters):
+        patrons = _filters[key].keep(patrons)
+    return patrons
+
+
+def filter_reasons() -> list[tuple[str, Filter]]:
+    """Each registered filter's reason in words ("balance not zero") and its filter."""
+    return [(_filters[key].reason, _filters[key].keep) for key in sorted(_filters)]

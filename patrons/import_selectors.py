@@ -93,7 +93,10 @@ def _shown(run: ImportRun, row: ImportRow, cells: _Cells) -> ShownRow:
     ]
     values = []
     if row.action == ImportRow.Action.CREATE:
-        values = [(_label(name), cells.of(name, getattr(row, BY_NAME[name].attname))) for name in run.columns]
+        values = [
+            (_label(name), cells.of(name, getattr(row, BY_NAME[name].attname)))
+            for name in run.columns
+        ]
     name = " ".join(filter(None, [row.first_name, row.last_name]))
     return ShownRow(
         line=row.line,

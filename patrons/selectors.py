@@ -105,6 +105,22 @@ class PatronPage:
         return self.count > COUNT_LIMIT
 
 
+def patron_matches(
+    *, operator, query: str = "", filters: PatronFilters | None = None
+) -> tuple[QuerySet, list[int]]:
+    """Every patron of the list for `query` and `filters`, unordered (the export reads
+    them all), and the ids of exact hits (a barcode, username, email or identifier)."""
+    filters = filters or PatronFilters()
+    query = " ".join(query.split())
+    site_ids = _site_filter_ids(filters)
+    matches = _filtered(Patron.objects.visible_to(operator), filters, site_ids, operator)
+    if not query:
+        return matches, []
+    exact_ids = _exact_ids(query)
+    name_match = _name_match(search_words(query))
+    return matches.filter(Q(pk__in=exact_ids) | name_match if exact_ids else name_match), exact_ids
+
+
 def patron_search(
     *,
     operator,
@@ -126,11 +142,7 @@ def patron_search(
     query = " ".join(query.split())
     words = search_words(query)
     site_ids = _site_filter_ids(filters)
-    matches = _filtered(Patron.objects.visible_to(operator), filters, site_ids, operator)
-    exact_ids = _exact_ids(query) if query else []
-    if query:
-        name_match = _name_match(words)
-        matches = matches.filter(Q(pk__in=exact_ids) | name_match if exact_ids else name_match)
+    matches, exact_ids = patron_matches(operator=operator, query=query, filters=filters)
     listing = _Listing(sort, after, before, page_size, operator)
     if listing.by_site:
         sites = policy.scope(operator, "patrons.view_patron", Site)

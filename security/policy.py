@@ -66,6 +66,9 @@ GRANT_SITE_ACCESS = "sites.grant_site_access"  # obj: the Site to put in a patro
 OWN_ACCOUNT = "patrons.own_account"
 # obj: a Patron whose two-factor devices to delete; without obj, "may reset anyone's".
 RESET_TWO_FACTOR = "security.reset_two_factor"
+# Purging patrons past their purge date crosses every site and cannot be undone: District
+# Administrators only (the patrons themselves are then asked of patrons.delete_patron).
+PURGE_PATRONS = "patrons.purge_patrons"
 VIEW_GROUP = "security.view_securitygroup"
 CHANGE_GROUP = "security.change_securitygroup"
 # Giving staff groups: held in a group (every staff group one may give), or on one group
@@ -163,6 +166,8 @@ def can(operator, action: str, obj: Model | None = None) -> bool:
         return False  # rule 1
     if action == RESET_TWO_FACTOR:
         return _may_reset_two_factor(operator, facts, obj)
+    if action == PURGE_PATRONS:
+        return facts.is_district_admin and obj is None
     perm = DERIVED_ACTIONS.get(action, action)
     if obj is None:
         return facts.holds(perm) or _holds_through_delegation(facts, perm)

@@ -8,7 +8,7 @@ from patrons.services.imports.reading import ENCODINGS
 AUTOMATIC = ""
 TOO_LARGE = "The file is larger than {limit:,} MB: split it, or run manage.py import_patrons."
 FEED_HELP = (
-    "Where these patrons come from, such as \"Student roll\": imported patrons are marked as "
+    'Where these patrons come from, such as "Student roll": imported patrons are marked as '
     "managed by it, and only its own patrons are ever deactivated for missing from a file."
 )
 
@@ -63,4 +63,3 @@ class ApplyForm(forms.Form):
     confirm_deactivation = forms.BooleanField(
         label="The file is complete: deactivate them", required=False
     )
-

@@ -168,4 +168,8 @@ class Migration(migrations.Migration):
             model_name='importrow',
             index=models.Index(fields=['run', 'action', 'line'], name='importrow_run_action'),
         ),
+        migrations.AddIndex(
+            model_name='patron',
+            index=models.Index(condition=models.Q(('purge_date__isnull', False)), fields=['purge_date'], name='patron_purge_date'),
+        ),
     ]

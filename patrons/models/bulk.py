@@ -130,6 +130,9 @@ class ImportRow(models.Model):
         ordering = ["line"]
         indexes = [models.Index(fields=["run", "action", "line"], name="importrow_run_action")]
 
+    def __str__(self):
+        return f"line {self.line} ({self.action or 'not checked'})"
+
 
 class ImportedValues(models.Model):
     """What the last import wrote to each field of a patron it manages, as text. A field
@@ -141,3 +144,6 @@ class ImportedValues(models.Model):
     feed = models.ForeignKey(ImportFeed, on_delete=models.CASCADE, related_name="+")
     values = models.JSONField(default=dict)
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.feed} values of patron {self.patron_id}"

@@ -280,6 +280,11 @@ class Patron(AbstractBaseUser, Stamped):
             # Filters whose rare side would otherwise read every row.
             models.Index(fields=["source"], name="patron_source"),
             models.Index(
+                fields=["purge_date"],
+                condition=models.Q(purge_date__isnull=False),
+                name="patron_purge_date",
+            ),
+            models.Index(
                 fields=["sort_name", "id"],
                 condition=models.Q(is_generic=True),
                 name="patron_generic_sort",

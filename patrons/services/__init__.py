@@ -7,11 +7,15 @@ from patrons.services.blocks import *  # noqa: F403
 from patrons.services.contact import *  # noqa: F403
 from patrons.services.generic import *  # noqa: F403
 from patrons.services.identifiers import *  # noqa: F403
+from patrons.services.merge import *  # noqa: F403
 from patrons.services.notes import *  # noqa: F403
 from patrons.services.patron import *  # noqa: F403
 from patrons.services.patron import (  # noqa: F401 (private helpers other modules reuse)
     _acting,
     _locked,
 )
+from patrons.services.photos import *  # noqa: F403
 from patrons.services.proxies import *  # noqa: F403
+from patrons.services.purge import *  # noqa: F403
 from patrons.services.statistics import *  # noqa: F403
+from patrons.services.usernames import *  # noqa: F403

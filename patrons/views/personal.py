@@ -10,8 +10,8 @@ from django.views.decorators.http import require_POST
 
 from patrons import import_selectors, services
 from patrons.csv_columns import BY_NAME
-from patrons.services import imports
 from patrons.forms.record import PersonalForm
+from patrons.services import imports
 from patrons.views.record import can_edit, get_patron_or_404, render_tab
 
 SAVED = "{tab} saved."

@@ -27,7 +27,7 @@ def test_staging_writes_nothing_and_shows_each_kind_of_row(tmp_path, librarian, 
         librarian,
         HEADER + "B1,Smith,Ann,AMS,ann@example.org,2012-03-04\n"
         "B2,Jones,Alan,AMS,al@example.org,\n"
-        f"B3,Same,,AMS,,\n"
+        "B3,Same,,AMS,,\n"
         "B4,Bad,,AMS,not-an-email,31/12/2010\n",
     )
     assert run.status == ImportRun.Status.STAGED
@@ -98,7 +98,9 @@ def test_an_import_writes_what_the_record_tabs_would_have(tmp_path, library_admi
 
 
 def test_windows_1252_semicolons_and_a_bom_are_read(tmp_path, librarian, ams):
-    run = stage(tmp_path, librarian, "barcode;last_name;home_site\nW1;Müller;AMS\n".encode("cp1252"))
+    run = stage(
+        tmp_path, librarian, "barcode;last_name;home_site\nW1;Müller;AMS\n".encode("cp1252")
+    )
     assert (run.encoding, run.delimiter) == ("cp1252", ";")
     apply(librarian, run)
     assert Patron.objects.get(barcode="W1").last_name == "Müller"
@@ -108,7 +110,9 @@ def test_windows_1252_semicolons_and_a_bom_are_read(tmp_path, librarian, ams):
 
 def test_a_chosen_encoding_wins_over_detection(tmp_path, librarian, ams):
     run = stage(
-        tmp_path, librarian, "barcode,last_name,home_site\nE1,Ñandú,AMS\n".encode("latin-1"),
+        tmp_path,
+        librarian,
+        "barcode,last_name,home_site\nE1,Ñandú,AMS\n".encode("latin-1"),
         encoding="latin-1",
     )
     assert run.rows.get().last_name == "Ñandú"
@@ -128,7 +132,10 @@ def test_an_admin_id_shared_by_two_patrons_matches_nobody(tmp_path, librarian, a
     PatronFactory(admin_system_id="S-1", home_site=ams)
     single = PatronFactory(admin_system_id="S-2", home_site=ams, first_name="One")
     run = stage(
-        tmp_path, librarian, "admin_system_id,first_name\nS-1,X\nS-2,Two\n", match_on="admin_system_id"
+        tmp_path,
+        librarian,
+        "admin_system_id,first_name\nS-1,X\nS-2,Two\n",
+        match_on="admin_system_id",
     )
     assert "shared by 2 patrons" in errors_by_line(run)[2][0]
     assert run.rows.get(line=3).patron_id == single.pk
@@ -213,16 +220,21 @@ def test_a_row_that_makes_someone_library_administrator_is_refused(tmp_path, lib
 
 
 def test_staff_groups_need_the_give_staff_groups_permission(tmp_path, librarian, ams):
-    run = stage(tmp_path, librarian, "barcode,last_name,home_site,security_group\nS1,S,AMS,Library Staff\n")
-    assert "Library Staff is at or above your own level, or not a group you may give" in (
-        errors_by_line(run)[2][0]
+    run = stage(
+        tmp_path, librarian, "barcode,last_name,home_site,security_group\nS1,S,AMS,Library Staff\n"
+    )
+    assert (
+        "Library Staff is at or above your own level, or not a group you may give"
+        in (errors_by_line(run)[2][0])
     )
 
 
 def test_with_give_staff_groups_a_librarian_imports_staff(
     tmp_path, librarians_give_staff_groups, librarian, ams
 ):
-    run = stage(tmp_path, librarian, "barcode,last_name,home_site,security_group\nS1,S,AMS,Library Staff\n")
+    run = stage(
+        tmp_path, librarian, "barcode,last_name,home_site,security_group\nS1,S,AMS,Library Staff\n"
+    )
     assert run.counts["create"] == 1
     apply(librarian, run)
     staff = Patron.objects.get(barcode="S1")
@@ -232,7 +244,7 @@ def test_with_give_staff_groups_a_librarian_imports_staff(
 
 def test_a_patron_at_the_importers_level_is_out_of_reach(tmp_path, librarian, ams):
     peer = OperatorFactory(barcode="PEER", level=Level.LIBRARIAN, home_site=ams, first_name="Peer")
-    run = stage(tmp_path, librarian, f"barcode,first_name\nPEER,Changed\n")
+    run = stage(tmp_path, librarian, "barcode,first_name\nPEER,Changed\n")
     assert "Matches a patron you cannot change" in errors_by_line(run)[2][0]
     peer.refresh_from_db()
     assert peer.first_name == "Peer"
@@ -285,7 +297,7 @@ def test_invalid_rows_stop_the_whole_import_unless_valid_only(tmp_path, libraria
 
 def test_a_preview_is_stale_when_a_matched_patron_changed_since(tmp_path, librarian, ams):
     target = PatronFactory(barcode="S1", first_name="Old", home_site=ams)
-    run = stage(tmp_path, librarian, f"barcode,first_name\nS1,New\n")
+    run = stage(tmp_path, librarian, "barcode,first_name\nS1,New\n")
     patron_update(
         actor=librarian, patron=target, action="patrons.edit_personal", version=1, first_name="Hand"
     )
@@ -330,21 +342,33 @@ def test_a_run_is_applied_once(tmp_path, librarian, ams):
 
 def test_protected_columns_are_never_overwritten(tmp_path, librarian, ams):
     target = PatronFactory(barcode="K1", first_name="Kept", last_name="Old", home_site=ams)
-    run = stage(tmp_path, librarian, "barcode,first_name,last_name\nK1,Other,New\n", protected=["first_name"])
+    run = stage(
+        tmp_path,
+        librarian,
+        "barcode,first_name,last_name\nK1,Other,New\n",
+        protected=["first_name"],
+    )
     apply(librarian, run)
     target.refresh_from_db()
     assert (target.first_name, target.last_name) == ("Kept", "New")
 
 
 def test_a_field_changed_by_hand_is_kept_by_the_next_import(tmp_path, librarian, ams):
-    apply(librarian, stage(tmp_path, librarian, "barcode,last_name,first_name,home_site\nH1,Hill,Jon,AMS\n"))
+    apply(
+        librarian,
+        stage(tmp_path, librarian, "barcode,last_name,first_name,home_site\nH1,Hill,Jon,AMS\n"),
+    )
     patron = Patron.objects.get(barcode="H1")
     assert import_selectors.changed_by_hand(patron) == []
-    patron_update(actor=librarian, patron=patron, action="patrons.edit_personal", version=1, first_name="John")
+    patron_update(
+        actor=librarian, patron=patron, action="patrons.edit_personal", version=1, first_name="John"
+    )
     patron.refresh_from_db()
     (changed,) = import_selectors.changed_by_hand(patron)
     assert (changed.name, changed.imported) == ("first_name", "Jon")
-    run = stage(tmp_path, librarian, "barcode,last_name,first_name,home_site\nH1,Hillary,Jonny,AMS\n")
+    run = stage(
+        tmp_path, librarian, "barcode,last_name,first_name,home_site\nH1,Hillary,Jonny,AMS\n"
+    )
     row = run.rows.get()
     assert row.kept == ["first_name"] and list(row.diff) == ["last_name"]
     apply(librarian, run)
@@ -352,7 +376,9 @@ def test_a_field_changed_by_hand_is_kept_by_the_next_import(tmp_path, librarian,
     assert (patron.first_name, patron.last_name) == ("John", "Hillary")
     (changed,) = import_selectors.changed_by_hand(patron)
     assert changed.imported == "Jonny"  # what the feed says now
-    imports.revert_imported_value(actor=librarian, patron=patron, name="first_name", version=patron.version)
+    imports.revert_imported_value(
+        actor=librarian, patron=patron, name="first_name", version=patron.version
+    )
     patron.refresh_from_db()
     assert patron.first_name == "Jonny" and import_selectors.changed_by_hand(patron) == []
 
@@ -369,7 +395,12 @@ def test_revert_goes_through_the_policy(tmp_path, librarian, operator_at_other_s
 
 
 def test_imported_values_are_kept_per_patron(tmp_path, librarian, ams):
-    apply(librarian, stage(tmp_path, librarian, "barcode,last_name,birth_date,home_site\nI1,Ives,2011-02-03,AMS\n"))
+    apply(
+        librarian,
+        stage(
+            tmp_path, librarian, "barcode,last_name,birth_date,home_site\nI1,Ives,2011-02-03,AMS\n"
+        ),
+    )
     values = ImportedValues.objects.get(patron__barcode="I1").values
     assert values["birth_date"] == "2011-02-03" and values["last_name"] == "Ives"
     assert values["home_site_id"] == ams.pk
@@ -390,7 +421,9 @@ def test_missing_patrons_of_the_feed_at_the_files_sites_are_deactivated(
     _feed_patrons_jes = PatronFactory(barcode="J1", home_site=jes)
     staff_entered = PatronFactory(barcode="SE1", home_site=ams)
     rows = "".join(f"M{n},Member{n},AMS\n" for n in range(1, 20))  # M0 is missing
-    run = stage(tmp_path, library_admin, "barcode,last_name,home_site\n" + rows, deactivate_missing=True)
+    run = stage(
+        tmp_path, library_admin, "barcode,last_name,home_site\n" + rows, deactivate_missing=True
+    )
     assert run.deactivations == [{"site": "AMS", "count": 1, "active": 22, "over_limit": False}]
     apply(library_admin, run)
     assert Patron.objects.get(barcode="M0").status == Patron.Status.INACTIVE
@@ -403,30 +436,45 @@ def test_missing_patrons_of_the_feed_at_the_files_sites_are_deactivated(
 def test_a_truncated_file_stops_for_a_confirmation(tmp_path, library_admin, ams):
     _feed_patrons(tmp_path, library_admin, 20)
     run = stage(
-        tmp_path, library_admin, "barcode,last_name,home_site\nM0,Member0,AMS\n", deactivate_missing=True
+        tmp_path,
+        library_admin,
+        "barcode,last_name,home_site\nM0,Member0,AMS\n",
+        deactivate_missing=True,
     )
     assert run.deactivations[0]["over_limit"] is True
     run = apply(library_admin, run)
-    assert run.status == ImportRun.Status.STAGED and "confirm that the file is complete" in run.message
+    assert (
+        run.status == ImportRun.Status.STAGED and "confirm that the file is complete" in run.message
+    )
     assert Patron.objects.filter(barcode__startswith="M", status="active").count() == 20
     run = apply(library_admin, run, confirm_deactivation=True)
     assert run.status == ImportRun.Status.APPLIED and run.counts["deactivated"] == 19
 
 
-def test_deactivation_reaches_only_patrons_the_importer_may_change(tmp_path, librarian, library_admin, ams):
+def test_deactivation_reaches_only_patrons_the_importer_may_change(
+    tmp_path, librarian, library_admin, ams
+):
     _feed_patrons(tmp_path, library_admin, 3)
     colleague = Patron.objects.get(barcode="M2")
     colleague.security_group = group_at(Level.LIBRARIAN)
     colleague.email = "m2@example.org"
     colleague.save()
-    run = stage(tmp_path, librarian, "barcode,last_name,home_site\nM0,Member0,AMS\n", deactivate_missing=True)
+    run = stage(
+        tmp_path,
+        librarian,
+        "barcode,last_name,home_site\nM0,Member0,AMS\n",
+        deactivate_missing=True,
+    )
     apply(librarian, run, confirm_deactivation=True)
     assert Patron.objects.get(barcode="M1").status == Patron.Status.INACTIVE
     assert Patron.objects.get(barcode="M2").status == Patron.Status.ACTIVE
 
 
 def test_primary_email_change_keeps_the_old_address(tmp_path, librarian, ams):
-    apply(librarian, stage(tmp_path, librarian, "barcode,last_name,home_site,email\nE1,E,AMS,old@example.org\n"))
+    apply(
+        librarian,
+        stage(tmp_path, librarian, "barcode,last_name,home_site,email\nE1,E,AMS,old@example.org\n"),
+    )
     apply(librarian, stage(tmp_path, librarian, "barcode,email\nE1,new@example.org\n"))
     patron = Patron.objects.get(barcode="E1")
     assert patron.email == "new@example.org"

@@ -62,9 +62,8 @@ def test_a_ten_megabyte_line_stops_the_import_at_that_line(tmp_path, importer):
     content = b"barcode,last_name,home_site\nB1,Smith,AMS\nB2," + b"x" * 10_000_000 + b",AMS\n"
     run = stage(tmp_path, importer, content)
     assert run.status == ImportRun.Status.REFUSED
-    assert run.file_errors == [
-        "Line 3: a cell longer than 230,000 characters. Check for a quote left open, then try again."
-    ]
+    (problem,) = run.file_errors
+    assert problem.startswith("Line 3: a cell longer than 230,000 characters.")
     assert not Patron.objects.filter(barcode="B1").exists()
 
 

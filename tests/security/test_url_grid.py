@@ -15,7 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from fines import services as fines
 from fines.models import FeeType, PaymentMethod
 from patrons import tabs
-from patrons.models import Attachment
+from patrons.models import Attachment, ImportFeed, ImportRun
 from security.models import Grant, Level
 from tests.factories import OperatorFactory, PatronFactory, SecurityGroupFactory
 
@@ -78,6 +78,20 @@ GRID = {
     "two_factor_verify": row(302),
     "two_factor_setup": signed_in_only(404, library_admin=200, district_admin=200),
     "patrons:list": staff_only(),
+    # Bulk work (patrons.import_patrons, export_patrons, merge_patron, edit_access): Librarians
+    # and above. An import run is its importer's own: anyone else's is not found.
+    "patrons:export": staff_only(aide=403, staff=403),
+    "patrons:import": staff_only(aide=403, staff=403),
+    "patrons:import_run": staff_only(404, aide=403, staff=403, librarian=200),
+    "patrons:import_progress": staff_only(404, aide=403, staff=403, librarian=200),
+    "patrons:import_invalid": staff_only(404, aide=403, staff=403, librarian=200),
+    "patrons:import_apply": row(405),
+    "patrons:import_discard": row(405),
+    "patrons:revert_imported": row(405),
+    "patrons:merge": staff_only(aide=403, staff=403),
+    "patrons:usernames": staff_only(aide=403, staff=403),
+    "patrons:photos": staff_only(aide=403, staff=403),
+    "patrons:purge": staff_only(403, district_admin=200),
     "patrons:register": staff_only(),
     # The target patron lives at AMS: out of scope for the JES operator -> 404.
     "patrons:delete": staff_only(aide=403, staff=403, operator_at_other_site=404),
@@ -160,6 +174,12 @@ def url_kwargs(name, objects):
         "patrons:tab": {"pk": objects["target"].pk, "tab": "personal"},
         "password_reset_confirm": {"uidb64": "MQ", "token": "invalid-token"},
         "preferences:list": {"slug": "note-types"},
+        "patrons:import_run": {"run_id": objects["run"].pk},
+        "patrons:import_progress": {"run_id": objects["run"].pk},
+        "patrons:import_invalid": {"run_id": objects["run"].pk},
+        "patrons:import_apply": {"run_id": objects["run"].pk},
+        "patrons:import_discard": {"run_id": objects["run"].pk},
+        "patrons:revert_imported": {"pk": objects["target"].pk, "field": "last_name"},
         "fines:receipt": {"pk": objects["receipt"].pk},
         "fines:bursar_csv": {"pk": objects["export"].pk},
     }.get(name, {})
@@ -226,7 +246,15 @@ def test_url_grid(client, roles, ams, name, settings, tmp_path):
     )
     attachment.file.save("form.pdf", ContentFile(b"%PDF-1.4\n"), save=True)
     receipt, export = fines_of(target, roles["librarian"], ams)
+    run = ImportRun.objects.create(
+        operator=roles["librarian"],
+        feed=ImportFeed.objects.create(name="Student roll"),
+        file_name="roll.csv",
+        match_on=ImportRun.MatchOn.BARCODE,
+        status=ImportRun.Status.STAGED,
+    )
     objects = {
+        "run": run,
         "receipt": receipt,
         "export": export,
         "ams": ams,

@@ -26,7 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--feed", required=True, help='The import feed, e.g. "Student roll".')
         parser.add_argument("--match", choices=MATCH_KEYS, default="barcode")
         parser.add_argument("--encoding", choices=sorted(ENCODINGS), default="")
-        parser.add_argument("--protect", default="", help=f"Comma-separated, of: {', '.join(HEADER)}.")
+        parser.add_argument(
+            "--protect", default="", help=f"Comma-separated, of: {', '.join(HEADER)}."
+        )
         parser.add_argument("--valid-only", action="store_true", help="Apply the valid rows only.")
         parser.add_argument("--deactivate-missing", action="store_true")
         parser.add_argument(

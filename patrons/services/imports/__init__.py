@@ -135,7 +135,9 @@ def import_apply(run_id, *, confirm_deactivation: bool = False) -> ImportRun:
         done = apply_run(run, progress=progress, confirm_deactivation=confirm_deactivation)
     except ApplyRefused as refusal:
         stale = str(refusal).startswith("The records changed")
-        _fail(run, str(refusal), status=ImportRun.Status.FAILED if stale else ImportRun.Status.STAGED)
+        _fail(
+            run, str(refusal), status=ImportRun.Status.FAILED if stale else ImportRun.Status.STAGED
+        )
         return run
     except Exception:  # rolled back; written on the run, for its page
         logger.exception("Applying import %s failed", run_id)
@@ -201,7 +203,9 @@ def revert_imported_value(*, actor: Patron, patron: Patron, name: str, version: 
         raise ValidationError(NOT_IMPORTED)
     value = typed_value(column, imported.values[column.attname])
     (action,) = permissions_for([name])
-    return patron_update(actor=actor, patron=patron, action=action, version=version, **{column.name: value})
+    return patron_update(
+        actor=actor, patron=patron, action=action, version=version, **{column.name: value}
+    )
 
 
 def typed_value(column, text):

@@ -93,6 +93,7 @@ def _what_changed(before: dict, now: dict) -> str:
 
 # --- creating ----------------------------------------------------------------------------
 
+
 # Columns of a new patron that the import sets itself, whatever the file holds.
 def _own_values(run: ImportRun) -> dict[str, tuple[str, tuple]]:
     actor_id, now = run.operator_id, timezone.now()
@@ -136,13 +137,13 @@ def _insert_columns(run: ImportRun) -> tuple[list[str], list[str], list]:
 
 def _create(run: ImportRun) -> int:
     _execute(
-        f"UPDATE {ROWS} SET patron_id = nextval(pg_get_serial_sequence(%s, 'id')) "  # noqa: S608
+        f"UPDATE {ROWS} SET patron_id = nextval(pg_get_serial_sequence(%s, 'id')) "
         "WHERE run_id = %s AND action = 'create'",
         (PATRONS, run.pk),
     )
     names, values, params = _insert_columns(run)
     return _execute(
-        f"INSERT INTO {PATRONS} ({', '.join(names)}) SELECT {', '.join(values)} "  # noqa: S608
+        f"INSERT INTO {PATRONS} ({', '.join(names)}) SELECT {', '.join(values)} "
         f"FROM {ROWS} r WHERE r.run_id = %s AND r.action = 'create' ORDER BY r.line",
         (*params, run.pk),
     )
@@ -167,7 +168,7 @@ def _update(run: ImportRun) -> int:
         return 0
     expected = run.rows.filter(action="update").count()
     updated = _execute(
-        f"UPDATE {PATRONS} p SET {', '.join(assignments)}, version = p.version + 1, "  # noqa: S608
+        f"UPDATE {PATRONS} p SET {', '.join(assignments)}, version = p.version + 1, "
         "updated_by_id = %s, updated_at = %s, source = %s, import_feed_id = %s "
         f"FROM {ROWS} r WHERE r.run_id = %s AND r.action = 'update' AND p.id = r.patron_id "
         "AND p.version = r.patron_version",
@@ -190,13 +191,13 @@ def _primary_emails(run: ImportRun) -> None:
         return
     emails, now = PatronEmail._meta.db_table, timezone.now()
     _execute(
-        f"UPDATE {emails} e SET is_primary = false, updated_at = %s, updated_by_id = %s "  # noqa: S608
+        f"UPDATE {emails} e SET is_primary = false, updated_at = %s, updated_by_id = %s "
         f"FROM {ROWS} r WHERE r.run_id = %s AND {_CHANGED_EMAIL} AND e.patron_id = r.patron_id "
         "AND e.is_primary AND e.address <> r.email",
         (now, run.operator_id, run.pk),
     )
     _execute(
-        f"INSERT INTO {emails} (patron_id, address, kind, is_primary, is_undeliverable, "  # noqa: S608
+        f"INSERT INTO {emails} (patron_id, address, kind, is_primary, is_undeliverable, "
         "created_at, updated_at, created_by_id, updated_by_id) "
         "SELECT r.patron_id, r.email, %s, true, false, %s, %s, %s, %s "
         f"FROM {ROWS} r WHERE r.run_id = %s AND {_CHANGED_EMAIL} AND r.email <> '' "
@@ -210,7 +211,7 @@ def _home_site_access(run: ImportRun) -> None:
     """Rule 6 for every patron the import wrote (the checks refused the sites the
     importer may not give)."""
     _execute(
-        f"INSERT INTO {SITE_ACCESS} (patron_id, site_id) SELECT p.id, p.home_site_id "  # noqa: S608
+        f"INSERT INTO {SITE_ACCESS} (patron_id, site_id) SELECT p.id, p.home_site_id "
         f"FROM {ROWS} r JOIN {PATRONS} p ON p.id = r.patron_id "
         f"JOIN {SecurityGroup._meta.db_table} g ON g.id = p.security_group_id "
         "WHERE r.run_id = %s AND r.action IN ('create', 'update') AND g.level <= %s "
@@ -225,11 +226,15 @@ def _imported_values(run: ImportRun) -> None:
     names = [n for n in run.columns if n not in run.protected]
     pairs = ", ".join(
         f"'{BY_NAME[name].attname}', "
-        + (f"COALESCE(r.{BY_NAME[name].attname}, p.{BY_NAME[name].attname})" if name == "security_group" else f"r.{BY_NAME[name].attname}")
+        + (
+            f"COALESCE(r.{BY_NAME[name].attname}, p.{BY_NAME[name].attname})"
+            if name == "security_group"
+            else f"r.{BY_NAME[name].attname}"
+        )
         for name in names
     )
     _execute(
-        f"INSERT INTO {IMPORTED} (patron_id, feed_id, values, updated_at) "  # noqa: S608
+        f"INSERT INTO {IMPORTED} (patron_id, feed_id, values, updated_at) "
         f"SELECT r.patron_id, %s, jsonb_build_object({pairs}), %s "
         f"FROM {ROWS} r JOIN {PATRONS} p ON p.id = r.patron_id "
         "WHERE r.run_id = %s AND r.action IN ('create', 'update') "
@@ -242,7 +247,7 @@ def _imported_values(run: ImportRun) -> None:
 def _deactivate(run: ImportRun) -> int:
     missing, params = checks.missing_patrons(run)
     return _execute(
-        f"UPDATE {PATRONS} SET status = %s, version = version + 1, updated_by_id = %s, "  # noqa: S608
+        f"UPDATE {PATRONS} SET status = %s, version = version + 1, updated_by_id = %s, "
         f"updated_at = %s WHERE id IN (SELECT id FROM ({missing}) m)",
         (Patron.Status.INACTIVE, run.operator_id, timezone.now(), *params),
     )

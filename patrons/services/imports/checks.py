@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count
 
-from patrons.csv_columns import BY_NAME, COLUMNS
+from patrons.csv_columns import BY_NAME
 from patrons.models import ImportedValues, ImportRow, ImportRun, Patron, email_required_message
 from patrons.models.patron import HOME_SITE_OUTSIDE_GROUP
 from patrons.services.patron import HOME_SITE_ACCESS_NOT_YOURS
@@ -32,14 +32,10 @@ SHARED_KEY = "{label} %s is shared by %s patrons: match on another column."
 TAKEN = "{label} %s is already used by another patron."
 NEEDS_LAST_NAME = "Last name: required."
 NEEDS_HOME_SITE = "Home site: a new patron needs one."
-OUT_OF_SCOPE = (
-    "Matches a patron you cannot change: at another site, or at or above your own level."
-)
+OUT_OF_SCOPE = "Matches a patron you cannot change: at another site, or at or above your own level."
 CANNOT_REGISTER_AT = "Home site: you cannot register patrons at %s."
 CANNOT_MOVE_TO = "Home site: you cannot move patrons to %s."
-GROUP_NOT_YOURS = (
-    "Security group: %s is at or above your own level, or not a group you may give."
-)
+GROUP_NOT_YOURS = "Security group: %s is at or above your own level, or not a group you may give."
 DISTRICT_ADMINISTRATOR = (
     "This patron is a District Administrator: change their group or status on their "
     "Access tab, not by an import."
@@ -113,7 +109,7 @@ def _flag(run: ImportRun, condition: str, message: str, params=(), message_param
     """Add `message` (SQL text, may format row values) to each row meeting `condition`."""
     sql = _Sql(run)
     _execute(
-        f"UPDATE {ROWS} AS target SET errors = target.errors || ARRAY[{message}]::text[] "  # noqa: S608
+        f"UPDATE {ROWS} AS target SET errors = target.errors || ARRAY[{message}]::text[] "
         f"FROM {ROWS} AS r LEFT JOIN {PATRONS} AS p ON p.id = r.patron_id "
         f"LEFT JOIN {SecurityGroup._meta.db_table} AS g "
         f"ON g.id = {sql.group()} "
@@ -130,7 +126,7 @@ def _literal(text: str) -> str:
 
 def _reset(run: ImportRun) -> None:
     _execute(
-        f"UPDATE {ROWS} SET errors = CASE WHEN raw <> '[]' THEN errors ELSE '{{}}' END, "  # noqa: S608
+        f"UPDATE {ROWS} SET errors = CASE WHEN raw <> '[]' THEN errors ELSE '{{}}' END, "
         "patron_id = NULL, patron_version = NULL, diff = '{}', kept = '{}', action = '' "
         "WHERE run_id = %s",
         (run.pk,),
@@ -143,7 +139,7 @@ def _match(run: ImportRun) -> None:
     match = {"username": "lower(p.username)"}.get(run.match_on, f"p.{run.match_on}")
     label = BY_NAME[run.match_on].label.capitalize()
     _execute(
-        f"WITH found AS (SELECT r.id, min(p.id) AS patron_id, count(*) AS n "  # noqa: S608
+        f"WITH found AS (SELECT r.id, min(p.id) AS patron_id, count(*) AS n "
         f"FROM {ROWS} r JOIN {PATRONS} p ON {match} = r.key "
         f"WHERE r.run_id = %s AND r.key <> '' AND r.errors = '{{}}' GROUP BY r.id) "
         f"UPDATE {ROWS} AS r SET patron_id = CASE WHEN found.n = 1 THEN found.patron_id END, "
@@ -165,7 +161,7 @@ def _duplicates_within_file(run: ImportRun) -> None:
     for expression, label in keys.items():
         message = _literal(DUPLICATE_IN_FILE.format(label=label.capitalize()))
         _execute(
-            f"WITH repeated AS (SELECT id, value, string_agg(line::text, ', ') OVER ("  # noqa: S608
+            f"WITH repeated AS (SELECT id, value, string_agg(line::text, ', ') OVER ("
             f"PARTITION BY value ORDER BY line ROWS BETWEEN UNBOUNDED PRECEDING AND "
             f"UNBOUNDED FOLLOWING) AS lines, count(*) OVER (PARTITION BY value) AS n "
             f"FROM (SELECT id, line, {expression} AS value FROM {ROWS} "
@@ -327,7 +323,7 @@ def _diff(run: ImportRun, sql: _Sql) -> None:
         )
         kept.append(f"CASE WHEN {changed} AND {by_hand} THEN '{name}' END")
     _execute(
-        f"UPDATE {ROWS} AS r SET diff = jsonb_strip_nulls(jsonb_build_object({', '.join(pairs)})), "  # noqa: S608
+        f"UPDATE {ROWS} AS r SET diff = jsonb_strip_nulls(jsonb_build_object({', '.join(pairs)})), "
         f"kept = array_remove(ARRAY[{', '.join(kept)}]::varchar[], NULL) "
         f"FROM {PATRONS} p LEFT JOIN {IMPORTED} iv ON iv.patron_id = p.id "
         f"WHERE r.run_id = %s AND p.id = r.patron_id AND r.errors = '{{}}'",
@@ -346,7 +342,7 @@ def new_value(name: str) -> str:
 
 def _classify(run: ImportRun) -> None:
     _execute(
-        f"UPDATE {ROWS} SET action = CASE WHEN errors <> '{{}}' THEN 'invalid' "  # noqa: S608
+        f"UPDATE {ROWS} SET action = CASE WHEN errors <> '{{}}' THEN 'invalid' "
         "WHEN patron_id IS NULL THEN 'create' WHEN diff <> '{}' THEN 'update' "
         "ELSE 'unchanged' END WHERE run_id = %s",
         (run.pk,),
@@ -365,7 +361,7 @@ def fingerprint(run: ImportRun) -> str:
     time is stale."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT md5(string_agg(concat_ws('|', line, action, patron_id, patron_version, "  # noqa: S608
+            f"SELECT md5(string_agg(concat_ws('|', line, action, patron_id, patron_version, "
             f"diff::text, "
             f"kept::text, array_to_string(errors, ';')), '/' ORDER BY line)) "
             f"FROM {ROWS} WHERE run_id = %s",
@@ -383,7 +379,7 @@ def deactivations(run: ImportRun) -> list[dict]:
     limit = settings.LIBSTAFF_IMPORT_DEACTIVATION_LIMIT
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT s.id, s.code, count(*) AS n, (SELECT count(*) FROM {PATRONS} a "  # noqa: S608
+            f"SELECT s.id, s.code, count(*) AS n, (SELECT count(*) FROM {PATRONS} a "
             f"WHERE a.home_site_id = s.id AND a.status = 'active') AS active "
             f"FROM ({missing}) m JOIN {Site._meta.db_table} s ON s.id = m.home_site_id "
             f"GROUP BY s.id, s.code ORDER BY s.code",
@@ -406,9 +402,10 @@ def missing_patrons(run: ImportRun) -> tuple[str, tuple]:
     )
     home_site = "r.home_site_id" if "home_site" in run.columns else "NULL"
     sql = (
-        f"SELECT p.id, p.home_site_id FROM {PATRONS} p WHERE p.import_feed_id = %s "  # noqa: S608
-        f"AND p.status = 'active' AND p.home_site_id IN (SELECT COALESCE({home_site}, m.home_site_id) "
-        f"FROM {ROWS} r LEFT JOIN {PATRONS} m ON m.id = r.patron_id WHERE r.run_id = %s) "
+        f"SELECT p.id, p.home_site_id FROM {PATRONS} p WHERE p.import_feed_id = %s "
+        f"AND p.status = 'active' AND p.home_site_id IN "
+        f"(SELECT COALESCE({home_site}, m.home_site_id) FROM {ROWS} r "
+        f"LEFT JOIN {PATRONS} m ON m.id = r.patron_id WHERE r.run_id = %s) "
         f"AND NOT EXISTS (SELECT 1 FROM {ROWS} r WHERE r.run_id = %s AND r.patron_id = p.id) "
         f"AND p.id IN ({editable})"
     )

@@ -9,7 +9,7 @@ from django.utils import timezone
 from patrons.models import ImportRun
 
 _UPDATE = (
-    f"UPDATE {ImportRun._meta.db_table} SET done = %s, total = %s, phase = %s, "  # noqa: S608
+    f"UPDATE {ImportRun._meta.db_table} SET done = %s, total = %s, phase = %s, "
     "heartbeat_at = %s WHERE id = %s"
 )
 _CONNECT_KEYS = ("dbname", "host", "port", "user", "password", "sslmode")

@@ -128,7 +128,9 @@ class PatronFile:
     def _columns(self, header_line: str, match_on: str) -> list[str]:
         cells = next(csv.reader([header_line], delimiter=self.delimiter), [])
         names = [csv_columns.header_key(cell) for cell in cells]
-        unknown = [cell for cell, name in zip(cells, names, strict=True) if name not in csv_columns.BY_NAME]
+        unknown = [
+            cell for cell, name in zip(cells, names, strict=True) if name not in csv_columns.BY_NAME
+        ]
         if unknown:
             known = ", ".join(csv_columns.HEADER)
             raise FileRefused(UNKNOWN_COLUMNS.format(columns=", ".join(unknown), known=known))

@@ -29,8 +29,8 @@ PROGRESS_EVERY = 5_000
 # The typed columns of a staged row, in COPY order after run, line, key, errors and raw.
 _STAGED = [column.attname for column in COLUMNS]
 _COPY = (
-    f"COPY {ImportRow._meta.db_table} (run_id, line, key, errors, raw, readable, diff, kept, action, "
-    f"{', '.join(_STAGED)}) FROM STDIN"
+    f"COPY {ImportRow._meta.db_table} (run_id, line, key, errors, raw, readable, diff, kept, "
+    f"action, {', '.join(_STAGED)}) FROM STDIN"
 )
 
 
