@@ -114,13 +114,23 @@ def _label(name: str) -> str:
 
 
 def invalid_rows_csv(run: ImportRun) -> Iterator[str]:
-    """Every invalid row: its line, its reasons and its cells, streamed."""
+    """Every invalid row: its line, its reasons and its cells, streamed. Rows the file
+    itself got wrong keep their cells as read; the others are written from their values."""
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(["line", "reasons", *run.columns])
+    cells = _Cells()
+    attnames = [BY_NAME[name].attname for name in run.columns]
     invalid = run.rows.filter(action=ImportRow.Action.INVALID).order_by("line")
-    for line, errors, raw in invalid.values_list("line", "errors", "raw").iterator(chunk_size=2000):
-        cells = [neutralised(str(value)) for value in raw] if raw else []
-        yield writer.writerow([line, neutralised(" ".join(errors)), *cells])
+    fields = ["line", "errors", "raw", *attnames]
+    for row in invalid.values_list(*fields, named=True).iterator(chunk_size=2000):
+        if row.raw:
+            values = [str(value) for value in row.raw]
+        else:
+            values = [
+                cells.of(n, getattr(row, a)) for n, a in zip(run.columns, attnames, strict=True)
+            ]
+        reasons = " ".join(row.errors)
+        yield writer.writerow([row.line, neutralised(reasons), *map(neutralised, values)])
 
 
 class _Echo:

@@ -61,6 +61,7 @@ class Command(BaseCommand):
     def _stage(self, actor, options) -> ImportRun:
         protected = [name.strip() for name in options["protect"].split(",") if name.strip()]
         try:
+            open(options["file"], "rb").close()
             run = imports.import_start(
                 actor=actor,
                 feed_name=options["feed"],
@@ -70,7 +71,6 @@ class Command(BaseCommand):
                 protected=protected,
                 deactivate_missing=options["deactivate_missing"],
             )
-            open(options["file"], "rb").close()
         except (PermissionDenied, ValidationError, OSError) as error:
             raise CommandError(f"Not imported: {_said(error)}", returncode=2) from error
         imports.import_stage(run.pk, options["file"])

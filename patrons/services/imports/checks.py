@@ -96,6 +96,7 @@ def check_rows(run: ImportRun) -> None:
     _groups(run, sql, actor)
     _contact_and_access(run, sql, actor)
     _diff(run, sql)
+    _may_change(run, actor)
     _classify(run)
 
 
@@ -199,15 +200,33 @@ def _required(run: ImportRun, sql: _Sql) -> None:
 
 
 def _scope(run: ImportRun, actor) -> None:
-    """Rules 4 and 5 for matched patrons: every tab the file's columns are on."""
+    """Rule 5 for matched patrons: within the importer's sight. (Changing them is asked
+    once the diff is known: a row that changes nothing on a patron they may see, such as
+    their own record in an export of their site, is unchanged.)"""
+    visible, params = (
+        policy.scope(actor, "patrons.view_patron", Patron).values("id").query.sql_with_params()
+    )
+    _flag(
+        run,
+        f"r.patron_id IS NOT NULL AND r.patron_id NOT IN ({visible})",
+        _literal(OUT_OF_SCOPE),
+        params,
+    )
+
+
+def _may_change(run: ImportRun, actor) -> None:
+    """Rules 4 and 5 for the rows that change a matched patron: every tab the file's
+    columns are on. A refused row loses its diff: nothing of it is applied."""
+    conditions, params = [], []
     for perm in sorted(permissions_for(run.columns)):
-        editable, params = policy.scope(actor, perm, Patron).values("id").query.sql_with_params()
-        _flag(
-            run,
-            f"r.patron_id IS NOT NULL AND r.patron_id NOT IN ({editable})",
-            _literal(OUT_OF_SCOPE),
-            params,
+        editable, perm_params = (
+            policy.scope(actor, perm, Patron).values("id").query.sql_with_params()
         )
+        conditions.append(f"r.patron_id NOT IN ({editable})")
+        params.extend(perm_params)
+    condition = f"r.patron_id IS NOT NULL AND r.diff <> '{{}}' AND ({' OR '.join(conditions)})"
+    _flag(run, condition, _literal(OUT_OF_SCOPE), params)
+    _execute(f"UPDATE {ROWS} SET diff = '{{}}' WHERE run_id = %s AND errors <> '{{}}'", (run.pk,))
 
 
 def _site_ids(actor, perm: str) -> list[int]:

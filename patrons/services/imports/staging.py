@@ -9,6 +9,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.text import capfirst
 from psycopg.types.json import Jsonb
 
 from patrons.csv_columns import BY_NAME, COLUMNS
@@ -106,7 +107,7 @@ def _copy_rows(run: ImportRun, patron_file: PatronFile, progress: Progress) -> N
 def _key(row: Row, key_column) -> str:
     value = row.values.get(key_column.name) or ""
     if not value and not row.errors:
-        row.errors.append(NO_KEY.format(label=key_column.label))
+        row.errors.append(NO_KEY.format(label=capfirst(key_column.label)))
     return value.lower() if key_column.name == "username" else value
 
 
