@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from django.db.models import QuerySet
 
 from patrons import csv_columns
-from patrons.models import Patron
 from patrons.selectors import DEFAULT_SORT, SORTS, PatronFilters, patron_matches
 from security import policy
 from sites.models import Site

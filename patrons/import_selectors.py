@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 from django.http import Http404
-from django.utils import timezone
 
 from patrons.csv_columns import BY_NAME, COLUMNS, FLAG, cell, neutralised
 from patrons.models import ImportedValues, ImportRow, ImportRun, Patron, PatronType
@@ -16,9 +15,7 @@ from security.models import SecurityGroup
 from sites.models import Site
 
 ROWS_PER_PAGE = 50
-# A run that has said nothing for this long was cut off (its server restarted): the
-# transaction it was in rolled back, and it can be discarded.
-SILENT_FOR = datetime.timedelta(minutes=10)
+MAX_LINE = 2**31 - 1
 SHOWN = {
     ImportRow.Action.CREATE: "To create",
     ImportRow.Action.UPDATE: "To update",
@@ -37,11 +34,6 @@ def run_get(*, operator, run_id) -> ImportRun:
     if run is None:
         raise Http404("No import found.")
     return run
-
-
-def is_interrupted(run: ImportRun) -> bool:
-    last = run.heartbeat_at or run.created_at
-    return run.is_running and timezone.now() - last > SILENT_FOR
 
 
 @dataclass
@@ -77,7 +69,9 @@ class _Cells:
 def row_page(run: ImportRun, action: str, after_line: int = 0) -> tuple[list[ShownRow], int | None]:
     """One page of the run's rows of `action`, after a line; and the next page's line."""
     rows = list(
-        run.rows.filter(action=action, line__gt=after_line).order_by("line")[: ROWS_PER_PAGE + 1]
+        run.rows.filter(action=action, line__gt=min(after_line, MAX_LINE)).order_by("line")[
+            : ROWS_PER_PAGE + 1
+        ]
     )
     more = len(rows) > ROWS_PER_PAGE
     rows = rows[:ROWS_PER_PAGE]

@@ -1,10 +1,14 @@
 """Imports: the feeds that manage patrons, a staged import with its rows, and the values an
 import last wrote (so that a field staff changed by hand is not overwritten)."""
 
+import datetime
 import uuid
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils import timezone
+
+SILENT_FOR = datetime.timedelta(minutes=10)
 
 
 class ImportFeed(models.Model):
@@ -75,6 +79,13 @@ class ImportRun(models.Model):
     @property
     def is_running(self) -> bool:
         return self.status in (self.Status.STAGING, self.Status.APPLYING)
+
+    @property
+    def is_interrupted(self) -> bool:
+        """Running, but silent for so long that its server must have stopped: the
+        transaction it was in rolled back, and the run can only be discarded."""
+        last = self.heartbeat_at or self.created_at
+        return self.is_running and timezone.now() - last > SILENT_FOR
 
 
 class ImportRow(models.Model):

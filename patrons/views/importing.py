@@ -106,7 +106,7 @@ def _run_context(request, run: ImportRun, *, apply_form: ApplyForm | None = None
     over_limit = [item for item in run.deactivations if item["over_limit"]]
     return {
         "run": run,
-        "interrupted": import_selectors.is_interrupted(run),
+        "interrupted": run.is_interrupted,
         "show": action,
         "show_label": import_selectors.SHOWN[action],
         "row_tabs": [

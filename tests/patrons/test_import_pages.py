@@ -134,7 +134,8 @@ def test_the_preview_pages_through_every_row(client, librarian, ams, tmp_path):
     assert "P049" in first and "P050" not in first and "after=51" in first
     second = client.get(url, {"show": "create", "after": "51"}).content.decode()
     assert "P050" in second and "P099" in second and "P100" not in second
-    assert client.get(url, {"show": "nonsense", "after": "x"}).status_code == 200
+    for after in ("x", "99999999999999999999", "-1"):
+        assert client.get(url, {"show": "nonsense", "after": after}).status_code == 200
 
 
 def test_the_preview_costs_the_same_queries_for_1_or_50_rows(
@@ -261,3 +262,19 @@ def test_the_command_refuses_an_unknown_actor_or_a_missing_file(tmp_path, librar
             "--feed",
             "Roll",
         )
+
+
+def test_an_interrupted_run_can_be_discarded(client, librarian, ams, tmp_path):
+    import datetime
+
+    from django.utils import timezone
+
+    run = stage(tmp_path, librarian, GOOD)
+    long_ago = timezone.now() - datetime.timedelta(hours=1)
+    ImportRun.objects.filter(pk=run.pk).update(status="applying", heartbeat_at=long_ago)
+    client.force_login(librarian)
+    page = client.get(reverse("patrons:import_run", args=[run.pk])).content.decode()
+    assert "stopped answering" in page
+    assert client.post(reverse("patrons:import_discard", args=[run.pk])).status_code == 302
+    ImportRun.objects.filter(pk=run.pk).update(status="applying", heartbeat_at=timezone.now())
+    assert client.post(reverse("patrons:import_discard", args=[run.pk])).status_code == 409

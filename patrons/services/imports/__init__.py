@@ -155,7 +155,8 @@ def import_discard(*, actor: Patron, run: ImportRun) -> None:
     _require_own(actor, run)
     with transaction.atomic():
         locked = ImportRun.objects.select_for_update().get(pk=run.pk)
-        if locked.is_running or locked.status == ImportRun.Status.APPLIED:
+        running = locked.is_running and not locked.is_interrupted
+        if running or locked.status == ImportRun.Status.APPLIED:
             raise ValidationError(NOT_WAITING.format(status=locked.get_status_display().lower()))
         locked.rows.all().delete()
         locked.status, locked.finished_at = ImportRun.Status.DISCARDED, timezone.now()
