@@ -162,7 +162,7 @@ def test_progress_reloads_the_page_when_done(client, librarian, ams, tmp_path):
         status="applying", done=5, total=10, phase="Updating"
     )
     page = client.get(url, headers={"HX-Request": "true"}).content.decode()
-    assert 'value="50"' in page and "Updating" in page and "5 of 10 rows" in page
+    assert 'value="50"' in page and "Updating" in page and "50% done" in page
 
 
 def test_a_field_changed_by_hand_shows_on_the_personal_tab_and_reverts(client, librarian, ams):

@@ -36,6 +36,14 @@ NEEDS_CONFIRMATION = (
 NOT_STAGED = "This import is not waiting to be applied ({status})."
 
 
+STEPS = (
+    "Checking the rows again",
+    "Creating patrons",
+    "Updating patrons",
+    "Emails, site access, imported values and missing patrons",
+)
+
+
 class ApplyRefused(Exception):
     """Nothing was applied; the message says why."""
 
@@ -45,13 +53,13 @@ def apply_run(run: ImportRun, *, progress: Progress, confirm_deactivation: bool 
     actor = run.operator
     with transaction.atomic(), _acting(actor):
         _execute("SET CONSTRAINTS ALL IMMEDIATE")
-        progress.phase(run, "Checking the rows again")
+        progress.show(run, STEPS[0], 0, len(STEPS))
         _check_again(run, confirm_deactivation)
-        progress.phase(run, "Creating patrons")
+        progress.show(run, STEPS[1], 1, len(STEPS))
         created = _create(run)
-        progress.phase(run, "Updating patrons")
+        progress.show(run, STEPS[2], 2, len(STEPS))
         updated = _update(run)
-        progress.phase(run, "Emails, site access and imported values")
+        progress.show(run, STEPS[3], 3, len(STEPS))
         _primary_emails(run)
         _home_site_access(run)
         _imported_values(run)

@@ -16,17 +16,14 @@ _CONNECT_KEYS = ("dbname", "host", "port", "user", "password", "sslmode")
 
 
 class Progress:
-    """Call `step` as work gets done; `close` at the end. Writes at most what it is told."""
+    """Call `show` as work gets done (`done` of `total`: bytes of the file read, steps of
+    the apply); `close` at the end."""
 
     def __init__(self):
         self._connection = None
 
-    def step(self, run: ImportRun, done: int, phase: str) -> None:
-        run.done, run.phase = done, phase
-        self._write(run)
-
-    def phase(self, run: ImportRun, phase: str) -> None:
-        run.phase = phase
+    def show(self, run: ImportRun, phase: str, done: int = 0, total: int = 0) -> None:
+        run.phase, run.done, run.total = phase, done, total
         self._write(run)
 
     def _write(self, run: ImportRun) -> None:

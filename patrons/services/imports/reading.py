@@ -92,6 +92,7 @@ class PatronFile:
         binary.seek(0)
         self.encoding = encoding or detect_encoding(sample)
         self.line = 0  # the physical line last read
+        self._binary = binary
         self._lines = self._decoded_lines(binary)
         header_line = self._read_header_line()
         self.delimiter = detect_delimiter(header_line)
@@ -121,6 +122,10 @@ class PatronFile:
             if "\x00" in line:
                 raise FileRefused(NOT_TEXT)
             yield line
+
+    @property
+    def bytes_read(self) -> int:
+        return self._binary.tell()
 
     def _read_header_line(self) -> str:
         return next(self._lines, "")

@@ -3,6 +3,7 @@ staging table with COPY; everything that depends on the database (matching, dupl
 the policy, rule 6, the contact rules, what changes) is then decided by set-based SQL in
 patrons.services.imports.checks. Nothing is written to any patron."""
 
+import io
 from collections.abc import Iterable
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -26,6 +27,8 @@ UNKNOWN_GROUP = "Security group: no security group is named {name!r}."
 NO_KEY = "{label}: empty, and the import matches on it."
 BAD_USERNAME = "Username: {message}"
 PROGRESS_EVERY = 5_000
+READING = "Reading the file: {rows:,} rows"
+CHECKING = "Checking the rows"
 
 # The typed columns of a staged row, in COPY order after run, line, key, errors and raw.
 _STAGED = [column.attname for column in COLUMNS]
@@ -73,8 +76,8 @@ def stage_file(run: ImportRun, binary, *, progress: Progress) -> None:
         run.encoding, run.delimiter = patron_file.encoding, patron_file.delimiter
         run.columns = patron_file.columns
         with transaction.atomic():
-            _copy_rows(run, patron_file, progress)
-            progress.phase(run, "Checking the rows")
+            _copy_rows(run, patron_file, progress, size=_size(binary))
+            progress.show(run, CHECKING, 1, 1)
             checks.check_rows(run)
             run.counts = checks.counts(run)
             run.deactivations = checks.deactivations(run)
@@ -87,21 +90,28 @@ def stage_file(run: ImportRun, binary, *, progress: Progress) -> None:
     run.save()
 
 
-def _copy_rows(run: ImportRun, patron_file: PatronFile, progress: Progress) -> None:
+def _size(binary) -> int:
+    here = binary.tell()
+    size = binary.seek(0, io.SEEK_END)
+    binary.seek(here)
+    return size
+
+
+def _copy_rows(run: ImportRun, patron_file: PatronFile, progress: Progress, *, size: int) -> None:
     references = _References()
     key_column = BY_NAME[run.match_on]
     present = set(patron_file.columns)
-    total = 0
+    rows = 0
     with connection.cursor() as cursor, cursor.copy(_COPY) as copy:
         for row in patron_file:
             references.resolve(row)
             key = _key(row, key_column)
             _check_username(row)
             copy.write_row(_staged_row(run, row, key, present))
-            total += 1
-            if total % PROGRESS_EVERY == 0:
-                progress.step(run, total, "Reading the file")
-    run.total = total
+            rows += 1
+            if rows % PROGRESS_EVERY == 0:
+                read = READING.format(rows=rows)
+                progress.show(run, read, patron_file.bytes_read, size)
 
 
 def _key(row: Row, key_column) -> str:
