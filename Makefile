@@ -27,7 +27,7 @@ test: $(STAMP) chromium
 	LIBSTAFF_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest tests/bench -p no:randomly -s
+	$(BIN)/python -m pytest tests/bench -p no:randomly -s --reuse-db
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -259,8 +259,12 @@ def test_district_administrators_are_not_changed_by_imports(tmp_path, district_a
     other = OperatorFactory(barcode="DA2", level=Level.DISTRICT_ADMINISTRATOR, home_site=ams)
     run = stage(tmp_path, district_admin, "barcode,status,security_group\nDA2,inactive,\n")
     assert "District Administrator" in errors_by_line(run)[2][0]
+    run = stage(tmp_path, district_admin, "barcode,username,first_name\nDA2,,Other\n")
+    assert "District Administrator" in errors_by_line(run)[2][0]
     other.refresh_from_db()
-    assert other.is_active
+    assert other.is_active and other.username
+    same = f"barcode,username,first_name\nDA2,{other.username},{other.first_name}\n"
+    assert stage(tmp_path, district_admin, same).counts["unchanged"] == 1
 
 
 def test_an_unknown_site_type_or_group_is_named(tmp_path, librarian, ams):
@@ -482,3 +486,12 @@ def test_primary_email_change_keeps_the_old_address(tmp_path, librarian, ams):
         ("old@example.org", False),
         ("new@example.org", True),
     }
+    events = PatronEmail.pgh_event_model.objects.filter(patron=patron).order_by("pgh_id")
+    assert [(e.pgh_label, e.address, e.is_primary) for e in events] == [
+        ("insert", "old@example.org", True),
+        ("insert", "new@example.org", True),
+        ("update", "old@example.org", False),
+    ]
+    assert {e.pgh_context.metadata["user"] for e in events} == {librarian.pk}
+    labels = list(patron.events.order_by("pgh_id").values_list("pgh_label", "version"))
+    assert labels == [("insert", 1), ("update", 2)]

@@ -8,6 +8,11 @@ primary emails, the home site in site access (rule 6), the imported values, and 
 patrons missing from the file when asked.
 """
 
+import contextlib
+import uuid
+
+import pghistory.models
+import pgtrigger
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -55,12 +60,14 @@ def apply_run(run: ImportRun, *, progress: Progress, confirm_deactivation: bool 
         _execute("SET CONSTRAINTS ALL IMMEDIATE")
         progress.show(run, STEPS[0], 0, len(STEPS))
         _check_again(run, confirm_deactivation)
+        now = timezone.now()  # every row the import writes says so
         progress.show(run, STEPS[1], 1, len(STEPS))
-        created = _create(run)
-        progress.show(run, STEPS[2], 2, len(STEPS))
-        updated = _update(run)
-        progress.show(run, STEPS[3], 3, len(STEPS))
-        _primary_emails(run)
+        with _History(run, now).of_bulk_writes():
+            created = _create(run, now)
+            progress.show(run, STEPS[2], 2, len(STEPS))
+            updated = _update(run, now)
+            progress.show(run, STEPS[3], 3, len(STEPS))
+            _primary_emails(run, now)
         _home_site_access(run)
         _imported_values(run)
         deactivated = _deactivate(run) if run.deactivate_missing else 0
@@ -99,12 +106,76 @@ def _what_changed(before: dict, now: dict) -> str:
     return "; ".join(moved) or "values of matched patrons"
 
 
+# --- history ----------------------------------------------------------------------------
+
+
+class _History:
+    """The import's history events, written set-based: the same events the row triggers
+    of django-pghistory write (who, when, every tracked field), in one INSERT ... SELECT
+    per table instead of one trigger call per row, which costs a millisecond a row in a
+    transaction this large (measured: 50,000 new patrons, 48 s of the 53 s). The triggers
+    are ignored only for the statements here; every other write keeps them."""
+
+    TRACKED = (Patron, PatronEmail)
+
+    def __init__(self, run: ImportRun, now):
+        self.run = run
+        self.at = now
+        self.context = pghistory.models.Context.objects.create(
+            id=uuid.uuid4(), metadata={"user": run.operator_id, "import": str(run.pk)}
+        )
+
+    @contextlib.contextmanager
+    def of_bulk_writes(self):
+        triggers = [
+            f"{model._meta.label}:{name}"
+            for model in self.TRACKED
+            for name in ("insert_insert", "update_update")
+        ]
+        with pgtrigger.ignore(*triggers):
+            yield
+        self._patrons("create", "insert")
+        self._patrons("update", "update")
+        self._emails()
+
+    def _patrons(self, action: str, label: str) -> None:
+        self._insert(
+            Patron,
+            label,
+            f"FROM {ROWS} r JOIN {PATRONS} src ON src.id = r.patron_id "
+            "WHERE r.run_id = %s AND r.action = %s",
+            (self.run.pk, action),
+        )
+
+    def _emails(self) -> None:
+        """Email rows the import inserted or changed: their updated_at is the import's."""
+        emails = PatronEmail._meta.db_table
+        for label, created in (("insert", "="), ("update", "<>")):
+            self._insert(
+                PatronEmail,
+                label,
+                f"FROM {emails} src WHERE src.updated_at = %s AND src.created_at {created} %s "
+                f"AND src.patron_id IN (SELECT patron_id FROM {ROWS} WHERE run_id = %s)",
+                (self.at, self.at, self.run.pk),
+            )
+
+    def _insert(self, model, label: str, source: str, params: tuple) -> None:
+        event = model.pgh_event_model
+        copied = [f.attname for f in event._meta.concrete_fields if not f.name.startswith("pgh_")]
+        _execute(
+            f"INSERT INTO {event._meta.db_table} ({', '.join(copied)}, pgh_context_id, "
+            f"pgh_created_at, pgh_label, pgh_obj_id) "
+            f"SELECT {', '.join('src.' + name for name in copied)}, %s, %s, %s, src.id {source}",
+            (self.context.pk, self.at, label, *params),
+        )
+
+
 # --- creating ----------------------------------------------------------------------------
 
 
 # Columns of a new patron that the import sets itself, whatever the file holds.
-def _own_values(run: ImportRun) -> dict[str, tuple[str, tuple]]:
-    actor_id, now = run.operator_id, timezone.now()
+def _own_values(run: ImportRun, now) -> dict[str, tuple[str, tuple]]:
+    actor_id = run.operator_id
     default_group = preferences.default_group().pk
     return {
         "id": ("r.patron_id", ()),
@@ -120,10 +191,10 @@ def _own_values(run: ImportRun) -> dict[str, tuple[str, tuple]]:
     }
 
 
-def _insert_columns(run: ImportRun) -> tuple[list[str], list[str], list]:
+def _insert_columns(run: ImportRun, now) -> tuple[list[str], list[str], list]:
     """Every column of a new patron: ours, the file's, or the model's default. Columns
     with a database default are left to it."""
-    own, file_columns = _own_values(run), {BY_NAME[name].attname for name in run.columns}
+    own, file_columns = _own_values(run, now), {BY_NAME[name].attname for name in run.columns}
     names, values, params = [], [], []
     for field in Patron._meta.concrete_fields:
         if isinstance(field, models.GeneratedField):
@@ -143,13 +214,13 @@ def _insert_columns(run: ImportRun) -> tuple[list[str], list[str], list]:
     return names, values, params
 
 
-def _create(run: ImportRun) -> int:
+def _create(run: ImportRun, now) -> int:
     _execute(
         f"UPDATE {ROWS} SET patron_id = nextval(pg_get_serial_sequence(%s, 'id')) "
         "WHERE run_id = %s AND action = 'create'",
         (PATRONS, run.pk),
     )
-    names, values, params = _insert_columns(run)
+    names, values, params = _insert_columns(run, now)
     return _execute(
         f"INSERT INTO {PATRONS} ({', '.join(names)}) SELECT {', '.join(values)} "
         f"FROM {ROWS} r WHERE r.run_id = %s AND r.action = 'create' ORDER BY r.line",
@@ -164,7 +235,7 @@ def _diff_columns(run: ImportRun) -> list[str]:
     return [n for n in run.columns if n not in run.protected and n != run.match_on]
 
 
-def _update(run: ImportRun) -> int:
+def _update(run: ImportRun, now) -> int:
     """Only the fields in each row's diff, and only while the patron's version is the one
     the checks just saw: a save in between makes the counts differ, and nothing lands."""
     assignments = [
@@ -180,7 +251,7 @@ def _update(run: ImportRun) -> int:
         "updated_by_id = %s, updated_at = %s, source = %s, import_feed_id = %s "
         f"FROM {ROWS} r WHERE r.run_id = %s AND r.action = 'update' AND p.id = r.patron_id "
         "AND p.version = r.patron_version",
-        (run.operator_id, timezone.now(), Patron.Source.IMPORT, run.feed_id, run.pk),
+        (run.operator_id, now, Patron.Source.IMPORT, run.feed_id, run.pk),
     )
     if updated != expected:
         raise ApplyRefused(STALE.format(what=f"{expected - updated} patrons saved meanwhile"))
@@ -192,12 +263,12 @@ def _update(run: ImportRun) -> int:
 _CHANGED_EMAIL = "(r.action = 'create' OR (r.action = 'update' AND r.diff ? 'email'))"
 
 
-def _primary_emails(run: ImportRun) -> None:
+def _primary_emails(run: ImportRun, now) -> None:
     """The Contact tab's rows: the file's email becomes the primary one (Patron.email
     mirrors it); a former primary address stays, as another email."""
     if "email" not in run.columns:
         return
-    emails, now = PatronEmail._meta.db_table, timezone.now()
+    emails = PatronEmail._meta.db_table
     _execute(
         f"UPDATE {emails} e SET is_primary = false, updated_at = %s, updated_by_id = %s "
         f"FROM {ROWS} r WHERE r.run_id = %s AND {_CHANGED_EMAIL} AND e.patron_id = r.patron_id "

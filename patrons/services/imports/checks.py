@@ -37,8 +37,8 @@ CANNOT_REGISTER_AT = "Home site: you cannot register patrons at %s."
 CANNOT_MOVE_TO = "Home site: you cannot move patrons to %s."
 GROUP_NOT_YOURS = "Security group: %s is at or above your own level, or not a group you may give."
 DISTRICT_ADMINISTRATOR = (
-    "This patron is a District Administrator: change their group or status on their "
-    "Access tab, not by an import."
+    "This patron is a District Administrator: their record is changed on its tabs, not by "
+    "an import (so that the district always keeps an administrator who can sign in)."
 )
 
 # Columns and the permission that changes them (the tab they are on).
@@ -203,15 +203,10 @@ def _scope(run: ImportRun, actor) -> None:
     """Rule 5 for matched patrons: within the importer's sight. (Changing them is asked
     once the diff is known: a row that changes nothing on a patron they may see, such as
     their own record in an export of their site, is unchanged.)"""
-    visible, params = (
-        policy.scope(actor, "patrons.view_patron", Patron).values("id").query.sql_with_params()
-    )
-    _flag(
-        run,
-        f"r.patron_id IS NOT NULL AND r.patron_id NOT IN ({visible})",
-        _literal(OUT_OF_SCOPE),
-        params,
-    )
+    visible = _scope_sql(actor, "patrons.view_patron")
+    if visible is not None:
+        condition = f"r.patron_id IS NOT NULL AND NOT {_has('r.patron_id', visible[0])}"
+        _flag(run, condition, _literal(OUT_OF_SCOPE), visible[1])
 
 
 def _may_change(run: ImportRun, actor) -> None:
@@ -219,14 +214,35 @@ def _may_change(run: ImportRun, actor) -> None:
     columns are on. A refused row loses its diff: nothing of it is applied."""
     conditions, params = [], []
     for perm in sorted(permissions_for(run.columns)):
-        editable, perm_params = (
-            policy.scope(actor, perm, Patron).values("id").query.sql_with_params()
-        )
-        conditions.append(f"r.patron_id NOT IN ({editable})")
-        params.extend(perm_params)
-    condition = f"r.patron_id IS NOT NULL AND r.diff <> '{{}}' AND ({' OR '.join(conditions)})"
-    _flag(run, condition, _literal(OUT_OF_SCOPE), params)
+        editable = _scope_sql(actor, perm)
+        if editable is not None:
+            conditions.append(f"NOT {_has('r.patron_id', editable[0])}")
+            params.extend(editable[1])
+    if conditions:
+        condition = f"r.patron_id IS NOT NULL AND r.diff <> '{{}}' AND ({' OR '.join(conditions)})"
+        _flag(run, condition, _literal(OUT_OF_SCOPE), params)
+    _flag(
+        run,
+        f"r.diff <> '{{}}' AND p.security_group_id IN (SELECT id FROM "
+        f"{SecurityGroup._meta.db_table} WHERE level = {int(Level.DISTRICT_ADMINISTRATOR)})",
+        _literal(DISTRICT_ADMINISTRATOR),
+    )
     _execute(f"UPDATE {ROWS} SET diff = '{{}}' WHERE run_id = %s AND errors <> '{{}}'", (run.pk,))
+
+
+def _scope_sql(actor, perm: str) -> tuple[str, tuple] | None:
+    """The SQL of the patrons the policy lets `actor` reach for `perm`, or None when that
+    is every patron (a District Administrator): no row then needs asking."""
+    scoped = policy.scope(actor, perm, Patron)
+    if not scoped.query.where and not scoped.query.is_empty():
+        return None
+    return scoped.values("id").query.sql_with_params()
+
+
+def _has(column: str, ids_sql: str) -> str:
+    """`column` is among the ids a scope's SQL selects, asked row by row through the
+    primary key (NOT IN over a million ids would not fit in memory and turn quadratic)."""
+    return f"EXISTS (SELECT 1 FROM ({ids_sql}) AS scoped WHERE scoped.id = {column})"
 
 
 def _site_ids(actor, perm: str) -> list[int]:
@@ -253,8 +269,8 @@ def _home_site(run: ImportRun, sql: _Sql, actor) -> None:
 
 
 def _groups(run: ImportRun, sql: _Sql, actor) -> None:
-    """Rule 4 for the group a row gives, District Administrators left to their Access
-    tab, and a group owned by a site for patrons of that site and its branches."""
+    """Rule 4 for the group a row gives, and a group owned by a site for patrons of that
+    site and its branches."""
     groups = list(SecurityGroup.objects.select_related("owner_site"))
     assignable = [group.pk for group in groups if policy.can(actor, policy.ASSIGN_GROUP, group)]
     default = preferences.default_group().pk
@@ -263,14 +279,6 @@ def _groups(run: ImportRun, sql: _Sql, actor) -> None:
         f"g.id IS DISTINCT FROM COALESCE(p.security_group_id, {default}) AND NOT g.id = ANY(%s)",
         "format(" + _literal(GROUP_NOT_YOURS) + ", g.name)",
         (assignable,),
-    )
-    status = sql.result("status", "'active'")
-    _flag(
-        run,
-        f"p.security_group_id IN (SELECT id FROM {SecurityGroup._meta.db_table} "
-        f"WHERE level = {int(Level.DISTRICT_ADMINISTRATOR)}) "
-        f"AND (g.level <> 0 OR {status} <> 'active')",
-        _literal(DISTRICT_ADMINISTRATOR),
     )
     parents = dict(Site.objects.values_list("pk", "parent_id"))
     for group in groups:
@@ -426,6 +434,6 @@ def missing_patrons(run: ImportRun) -> tuple[str, tuple]:
         f"(SELECT COALESCE({home_site}, m.home_site_id) FROM {ROWS} r "
         f"LEFT JOIN {PATRONS} m ON m.id = r.patron_id WHERE r.run_id = %s) "
         f"AND NOT EXISTS (SELECT 1 FROM {ROWS} r WHERE r.run_id = %s AND r.patron_id = p.id) "
-        f"AND p.id IN ({editable})"
+        f"AND {_has('p.id', editable)}"
     )
     return sql, (run.feed_id, run.pk, run.pk, *params)
