@@ -18,6 +18,7 @@ from patrons.csv_columns import COLUMNS
 from patrons.forms.importing import ApplyForm, ImportForm
 from patrons.models import ImportRow, ImportRun
 from patrons.services import imports
+from patrons.services.imports.reading import ENCODINGS
 from security import policy
 
 START_TEMPLATE = "patrons/import.html"
@@ -107,6 +108,7 @@ def _run_context(request, run: ImportRun, *, apply_form: ApplyForm | None = None
     return {
         "run": run,
         "interrupted": run.is_interrupted,
+        "encoding_label": ENCODINGS.get(run.encoding, run.encoding),
         "show": action,
         "show_label": import_selectors.SHOWN[action],
         "row_tabs": [

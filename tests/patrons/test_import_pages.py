@@ -51,7 +51,7 @@ def test_upload_preview_apply(client, librarian, ams):
     response = client.post(reverse("patrons:import_apply", args=[run.pk]), {"valid_only": "on"})
     assert response.status_code == 302
     page = client.get(response["Location"]).content.decode()
-    assert "1 patrons created, 1 updated" in page
+    assert "1 patron created, 1 updated" in page
     existing.refresh_from_db()
     assert existing.first_name == "New"
     assert Patron.objects.filter(barcode="G1", import_feed__name="Student roll").exists()
