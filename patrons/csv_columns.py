@@ -145,18 +145,3 @@ def cell(value, column: Column) -> str:
     if column.kind == DATE:
         return value.isoformat()
     return str(value)
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralised(text: str) -> str:
-    """A cell a spreadsheet would run as a formula, made plain text with a leading quote.
-    The importer strips that quote again (see `unneutralised`)."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def unneutralised(text: str) -> str:
-    if text.startswith("'") and text[1:2] in FORMULA_STARTS and text[1:2]:
-        return text[1:]
-    return text

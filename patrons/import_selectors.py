@@ -1,7 +1,6 @@
 """Reads of imports: an operator's own runs, the pages of a run's preview, its invalid
 rows as CSV, and the fields of a record that staff changed by hand since its import."""
 
-import csv
 import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -9,7 +8,8 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.http import Http404
 
-from patrons.csv_columns import BY_NAME, COLUMNS, FLAG, cell, neutralised
+from libstaff import csv_stream
+from patrons.csv_columns import BY_NAME, COLUMNS, FLAG, cell
 from patrons.models import ImportedValues, ImportRow, ImportRun, Patron, PatronType
 from security.models import SecurityGroup
 from sites.models import Site
@@ -110,26 +110,21 @@ def _label(name: str) -> str:
 def invalid_rows_csv(run: ImportRun) -> Iterator[str]:
     """Every invalid row: its line, its reasons and its cells, streamed. Rows the file
     itself got wrong keep their cells as read; the others are written from their values."""
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(["line", "reasons", *run.columns])
     cells = _Cells()
     attnames = [BY_NAME[name].attname for name in run.columns]
     invalid = run.rows.filter(action=ImportRow.Action.INVALID).order_by("line")
     fields = ["line", "errors", "raw", *attnames]
-    for row in invalid.values_list(*fields, named=True).iterator(chunk_size=2000):
-        if row.raw:
-            values = [str(value) for value in row.raw]
-        else:
-            values = [
-                cells.of(n, getattr(row, a)) for n, a in zip(run.columns, attnames, strict=True)
-            ]
-        reasons = " ".join(row.errors)
-        yield writer.writerow([row.line, neutralised(reasons), *map(neutralised, values)])
 
+    def rows():
+        for row in invalid.values_list(*fields, named=True).iterator(chunk_size=2000):
+            if row.raw:
+                values = [str(value) for value in row.raw]
+            else:
+                pairs = zip(run.columns, attnames, strict=True)
+                values = [cells.of(name, getattr(row, attname)) for name, attname in pairs]
+            yield [str(row.line), " ".join(row.errors), *values]
 
-class _Echo:
-    def write(self, value):
-        return value
+    return csv_stream.csv_lines(["line", "reasons", *run.columns], rows())
 
 
 @dataclass

@@ -1,7 +1,6 @@
 """Export the patron list (/staff/patrons/export/): the list page's search and filters, as
 a CSV in the import's own format (patrons.csv_columns), streamed row by row."""
 
-import csv
 from collections.abc import Iterable, Iterator
 
 from django.contrib.auth.decorators import login_required
@@ -9,6 +8,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from libstaff import csv_stream
 from patrons import csv_columns, export_selectors
 from patrons.forms.search import PatronSearchForm
 from patrons.views import search
@@ -48,22 +48,13 @@ def _asked(request, form: PatronSearchForm) -> dict[str, str]:
     return {name: request.GET[name] for name in form.fields if request.GET.get(name)}
 
 
-class _Echo:
-    """csv.writer writes here and gets the line back, to stream it."""
-
-    def write(self, line: str) -> str:
-        return line
-
-
 def csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(csv_columns.HEADER)  # the BOM: spreadsheets read UTF-8
-    for row in rows:
-        yield writer.writerow(_cells(row))
+    """The patron CSV format's header, then one line per row of values."""
+    return csv_stream.csv_lines(csv_columns.HEADER, (_cells(row) for row in rows))
 
 
 def _cells(row: tuple) -> list[str]:
     return [
-        csv_columns.neutralised(csv_columns.cell(value, column))
+        csv_columns.cell(value, column)
         for value, column in zip(row, csv_columns.COLUMNS, strict=True)
     ]

@@ -1,7 +1,6 @@
 """The operator log (/staff/security/log/): who did what, when, to whom, from where; and
 its CSV export. Both read through security.selectors, within the reader's scope."""
 
-import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -15,7 +14,7 @@ from django.utils.text import capfirst
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
-from libstaff import paging
+from libstaff import csv_stream, paging
 from security import log, policy, selectors
 from security.forms.log import OperatorLogFilterForm
 from security.models import OperatorAction
@@ -25,7 +24,6 @@ NO_ENTRIES = "No entries match these filters."
 NO_CHANGES = "No changes"
 CSV_HEADER = ["When", "Operator", "Action", "Patron", "Object", "Site", "IP address", "Details"]
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 _PATRON_TYPE = "patrons.patron"
 _KEY_ORDER = {"changes": 0, "rows": 1}
@@ -181,18 +179,8 @@ _shown = log.shown_value
 # --- CSV ----------------------------------------------------------------------------------
 
 
-class _Echo:
-    """csv.writer writes here and gets the line back, to stream it."""
-
-    def write(self, line: str) -> str:
-        return line
-
-
 def csv_lines(entries: Iterable[OperatorAction]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(CSV_HEADER)  # the BOM: spreadsheets then read UTF-8
-    for entry in entries:
-        yield writer.writerow([safe_cell(cell) for cell in _csv_cells(entry)])
+    return csv_stream.csv_lines(CSV_HEADER, (_csv_cells(entry) for entry in entries))
 
 
 def _csv_cells(entry: OperatorAction) -> list[str]:
@@ -207,8 +195,3 @@ def _csv_cells(entry: OperatorAction) -> list[str]:
         entry.ip_address or "",
         details_summary(entry),
     ]
-
-
-def safe_cell(value: str) -> str:
-    """A cell that a spreadsheet would run as a formula is quoted as text."""
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value

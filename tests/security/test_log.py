@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from libstaff.csv_stream import safe_cell
 from patrons import services
 from patrons.models import Patron
 from patrons.services import EmailEntry, PhoneEntry
@@ -26,7 +27,7 @@ from security import log, policy, selectors
 from security.forms.log import DATES_REVERSED
 from security.middleware import client_ip
 from security.models import Grant, Level, OperatorAction
-from security.views.log import NO_CHANGES, NO_ENTRIES, safe_cell
+from security.views.log import NO_CHANGES, NO_ENTRIES
 from sites import services as site_services
 from tests.factories import DEFAULT_PASSWORD, OperatorFactory, PatronFactory, group_at
 

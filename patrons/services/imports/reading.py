@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
 
+from libstaff import csv_stream
 from patrons import csv_columns
 from patrons.csv_columns import COLUMNS, REFERENCE
 
@@ -172,7 +173,7 @@ class PatronFile:
             return row
         for name, text in zip(self.columns, cells, strict=True):
             column = csv_columns.BY_NAME[name]
-            text = csv_columns.unneutralised(text)
+            text = csv_stream.unquoted_cell(text)
             if column.kind == REFERENCE:
                 row.references[name] = text.strip()
                 continue
