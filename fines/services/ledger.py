@@ -183,8 +183,7 @@ def fees_pay(
     fees = _locked_fees(actor, patron, fee_ids, PAY)
     _require_status(fees, {Fee.Status.ACTIVE}, NOT_PAYABLE, credits=False)
     owed = sum(fee.remaining for fee in fees)
-    amount = owed if amount is None else amount
-    amount = _require_amount(amount, owed=owed)
+    amount = _whole_or_part(amount, owed)
     session, change_due = _cash(actor, method, amount, tendered)
     receipt = _receipt(
         actor,
@@ -228,8 +227,7 @@ def fees_waive(
     if len({fee.is_credit for fee in fees}) > 1:
         raise ValidationError({"fees": CREDITS_WAIVED_APART})
     owed = sum(fee.remaining for fee in fees)
-    amount = owed if amount is None else amount
-    amount = _require_amount(amount, owed=owed)
+    amount = _whole_or_part(amount, owed)
     comment = comment.strip()[:COMMENT_MAX]
     for fee, part in _oldest_first(fees, amount):
         fee.remaining -= part
@@ -523,6 +521,12 @@ def _require_status(fees, allowed, refusal, *, credits=True) -> None:
 
 def _label(fee: Fee) -> str:
     return f"{fee.fee_type.name} of {fee.created_at:%Y-%m-%d} ({fee.get_status_display().lower()})"
+
+
+def _whole_or_part(amount, owed: Decimal) -> Decimal:
+    """What the chosen fees owe, or the part asked. In full, the total may pass the most
+    one amount may be (each fee is within it, and so is each ledger line)."""
+    return owed if amount is None else _require_amount(amount, owed=owed)
 
 
 def _require_amount(amount, *, owed: Decimal | None = None) -> Decimal:

@@ -71,3 +71,22 @@ def test_a_waive_of_credits_and_fees_together_is_refused(librarian, patron, ams)
         )
     assert "fees" in refused.value.error_dict
     assert Balance.objects.get(patron=patron).net == Decimal("6.00")
+
+
+@pytest.mark.parametrize("action", ["pay", "waive"])
+def test_fees_in_full_may_total_more_than_one_amount_may_be(librarian, patron, ams, action):
+    """Each fee is at most $999,999.99; two of them, paid or waived in full, are one line
+    each within that, on one receipt whose total is not bound by it."""
+    fees = [fee(librarian, patron, ams, "999999.99"), fee(librarian, patron, ams, "0.02")]
+    common = {
+        "actor": librarian,
+        "patron": patron,
+        "key": uuid.uuid4(),
+        "fee_ids": [f.pk for f in fees],
+    }
+    if action == "pay":
+        done = services.fees_pay(**common, method=PaymentMethod.objects.get(code="CARD"), site=ams)
+    else:
+        done = services.fees_waive(**common, reason=WaiveReason.objects.first())
+    assert done.amount == Decimal("1000000.01")
+    assert Balance.objects.get(patron=patron).active == Decimal("0.00")
