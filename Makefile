@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test stop lint format bench migrate chromium clean
+.PHONY: run test stop lint format bench migrate chromium wrk clean
 
 # The virtualenv is (re)built when missing or older than pyproject.toml.
 $(STAMP): pyproject.toml
@@ -26,7 +26,7 @@ test: $(STAMP) chromium
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	LIBSTAFF_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) wrk
 	$(BIN)/python -m pytest tests/bench -p no:randomly -s --reuse-db
 
 lint: $(STAMP)
@@ -49,6 +49,17 @@ chromium:
 	  else \
 	    echo "Browser tests need Chromium at $(CHROMIUM): install it (sudo apt-get install chromium)"; \
 	    echo "or point CHROMIUM=/path/to/chromium at one."; exit 1; \
+	  fi; \
+	fi
+
+# The page benchmarks load gunicorn with Debian's wrk (tests/bench/serving.py).
+wrk:
+	@if ! command -v wrk >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's wrk for the benchmarks..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else \
+	    echo "The benchmarks need wrk: install it (sudo apt-get install wrk)"; exit 1; \
 	  fi; \
 	fi
 

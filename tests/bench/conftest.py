@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.core.management import call_command
 
-BENCH_PATRONS = int(os.environ.get("BENCH_PATRONS", "100000"))
+BENCH_PATRONS = int(os.environ.get("BENCH_PATRONS", "1000000"))
 BENCH_RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 
 
