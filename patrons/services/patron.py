@@ -422,22 +422,30 @@ def _delete_file_on_commit(file) -> None:
 
 
 def _locked(patron: Patron) -> Patron:
-    """Re-read the row under a lock so two operators cannot race past a rule.
+    """Re-read the row under a lock so two operators cannot race past a rule."""
+    _lock_district_administrators()
+    return _locking().get(pk=patron.pk)
 
-    Active District Administrators are locked first, always in the same order: two
-    concurrent demotions then neither deadlock nor both pass the last-administrator check.
-    """
+
+def _locked_many(ids) -> list[Patron]:
+    """Many rows under a lock (a batch, a purge), in id order, as `_locked` locks one."""
+    _lock_district_administrators()
+    return list(_locking().filter(pk__in=ids).order_by("pk"))
+
+
+def _lock_district_administrators() -> None:
+    """Active District Administrators are locked first, always in the same order: two
+    concurrent demotions then neither deadlock nor both pass the last-administrator check."""
     list(
         Patron.objects.active_district_administrators()
         .select_for_update(of=("self",))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    return (
-        Patron.objects.select_for_update(of=("self",))
-        .select_related("security_group")
-        .get(pk=patron.pk)
-    )
+
+
+def _locking():
+    return Patron.objects.select_for_update(of=("self",)).select_related("security_group")
 
 
 def _ensure_not_last_district_admin(patron: Patron, message=LAST_DISTRICT_ADMIN) -> None:

@@ -34,6 +34,7 @@ from patrons.services.patron import (
     _acting,
     _delete_file_on_commit,
     _ensure_not_last_district_admin,
+    _locked_many,
     patron_delete,
 )
 from security import log, policy, preferences
@@ -190,7 +191,7 @@ def _reasons_not_candidates(actor, past_due: QuerySet, candidates: QuerySet) -> 
 
 def _purge_batch(actor, mode: str, site, ids: list[int], result: PurgeResult) -> None:
     with transaction.atomic():
-        locked = _locked_batch(ids)
+        locked = _locked_many(ids)
         still = set(
             purge_candidates(actor=actor, site=site).filter(pk__in=ids).values_list("pk", flat=True)
         )
@@ -205,24 +206,6 @@ def _purge_batch(actor, mode: str, site, ids: list[int], result: PurgeResult) ->
                 result.skipped[" ".join(getattr(error, "messages", [str(error)]))] += 1
             else:
                 result.purged += 1
-
-
-def _locked_batch(ids: list[int]) -> list[Patron]:
-    """The batch's rows under a lock, the active District Administrators locked first in
-    the same order as patrons.services.patron._locked (no deadlock, no race past the
-    last-administrator rule)."""
-    list(
-        Patron.objects.active_district_administrators()
-        .select_for_update(of=("self",))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    return list(
-        Patron.objects.select_for_update(of=("self",))
-        .select_related("security_group")
-        .filter(pk__in=ids)
-        .order_by("pk")
-    )
 
 
 def _purge_one(actor, mode: str, patron: Patron) -> None:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from libstaff.queries import violated_constraint
 from patrons.models import Patron, PatronType
 from patrons.models.patron import USERNAME_UNIQUE
-from patrons.services.patron import _acting
+from patrons.services.patron import _acting, _locked_many
 from security import log, policy
 from sites.models import Site
 
@@ -156,7 +156,8 @@ def usernames_apply(*, actor: Patron, plan: UsernamePlan) -> int:
     if not plan.changes:
         raise ValidationError(NOTHING_TO_APPLY)
     _check_size(len(plan.changes))
-    locked = _locked_in_id_order([change.patron_id for change in plan.changes])
+    ids = [change.patron_id for change in plan.changes]
+    locked = {patron.pk: patron for patron in _locked_many(ids)}
     _check_not_stale(plan.changes, locked)
     rows = [_row_of_locked(actor, locked[change.patron_id], change.new) for change in plan.changes]
     rechecked = _planned(actor, rows)
@@ -317,24 +318,6 @@ def _label(patron: Patron) -> str:
 
 
 # --- applying -------------------------------------------------------------------------------
-
-
-def _locked_in_id_order(ids: list[int]) -> dict[int, Patron]:
-    """The patrons, locked. Active District Administrators first, as every other service
-    locks them (patrons.services.patron._locked): the same order everywhere, no deadlock."""
-    list(
-        Patron.objects.active_district_administrators()
-        .select_for_update(of=("self",))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    patrons = (
-        Patron.objects.select_for_update(of=("self",))
-        .select_related("security_group")
-        .filter(pk__in=ids)
-        .order_by("pk")
-    )
-    return {patron.pk: patron for patron in patrons}
 
 
 def _check_not_stale(changes: list[UsernameChange], locked: dict[int, Patron]) -> None:
