@@ -20,6 +20,7 @@ from patrons.services.merge import (
     MERGE_PROTECTED,
     MERGE_SAME_RECORD,
 )
+from patrons.services.patron import is_last_district_admin
 from security import log, policy
 
 VIEW = "patrons.view_patron"
@@ -117,14 +118,9 @@ def merge_refusals(*, operator, survivor: Patron, merged: Patron) -> list[str]:
             found.append(NOT_YOURS_TO_MERGE.format(name=patron.display_name))
     if merged.is_protected:
         found.append(MERGE_PROTECTED.format(name=merged.display_name))
-    if merged.is_active and merged.is_district_administrator and _last_district_admin(merged):
+    if is_last_district_admin(merged):
         found.append(MERGE_LAST_DISTRICT_ADMIN.format(name=merged.display_name))
     return found
-
-
-def _last_district_admin(patron: Patron) -> bool:
-    others = Patron.objects.active_district_administrators().able_to_sign_in()
-    return not others.exclude(pk=patron.pk).exists()
 
 
 def field_differences(survivor: Patron, merged: Patron) -> list[FieldDifference]:

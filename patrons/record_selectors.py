@@ -14,6 +14,7 @@ from patrons import deletion, system_blocks
 from patrons.block_selectors import visible_active_blocks
 from patrons.models import Patron, PatronEmail
 from patrons.services import LAST_DISTRICT_ADMIN, PROTECTED_PATRON
+from patrons.services.patron import is_last_district_admin
 from security import policy, preferences
 from security.models import BARCODE_SERIAL_DIGITS, Grant, SecurityGroup
 from sites.models import Site
@@ -142,10 +143,8 @@ def patron_delete_blockers(patron: Patron) -> list[deletion.Refusal]:
     reasons = []
     if patron.is_protected:
         reasons.append(deletion.Refusal(PROTECTED_PATRON))
-    if patron.is_active and patron.is_district_administrator:
-        others = Patron.objects.active_district_administrators().exclude(pk=patron.pk)
-        if not others.exists():
-            reasons.append(deletion.Refusal(LAST_DISTRICT_ADMIN))
+    if is_last_district_admin(patron):
+        reasons.append(deletion.Refusal(LAST_DISTRICT_ADMIN))
     return reasons + deletion.refusals(patron)
 
 

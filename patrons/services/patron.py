@@ -453,11 +453,17 @@ def _ensure_not_last_district_admin(patron: Patron, message=LAST_DISTRICT_ADMIN)
     deactivation, deletion, no username): another District Administrator must be able to
     sign in, or nobody could. Call with the patron from _locked(): the District
     Administrators are locked."""
-    if not (patron.is_active and patron.is_district_administrator):
-        return
-    others = Patron.objects.active_district_administrators().able_to_sign_in()
-    if not others.exclude(pk=patron.pk).exists():
+    if is_last_district_admin(patron):
         raise ValidationError(message)
+
+
+def is_last_district_admin(patron: Patron) -> bool:
+    """An active District Administrator with no other District Administrator who can sign
+    in: what the services refuse to demote, deactivate, delete or merge away."""
+    if not (patron.is_active and patron.is_district_administrator):
+        return False
+    others = Patron.objects.active_district_administrators().able_to_sign_in()
+    return not others.exclude(pk=patron.pk).exists()
 
 
 def _ensure_home_site_access(actor: Patron, patron: Patron) -> None:
