@@ -66,7 +66,9 @@ def fines_page(*, operator, patron, filters: FeeFilters) -> FinesPage:
     ).annotate(refunded=Coalesce(Sum("refunds__amount"), ZERO))
     fees = list(
         chosen.select_related("fee_type", "owner_site", "created_by")
-        .prefetch_related(Prefetch("transactions", queryset=lines.order_by("at", "pk")))
+        .prefetch_related(
+            Prefetch("transactions", queryset=lines.order_by("at", "pk"), to_attr="ledger")
+        )
         .order_by("-created_at", "-pk")
     )
     may = {action: False for action in _ROW_ACTIONS}

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "pghistory.admin",
+    "libstaff",
     "sites",
     "security",
     "patrons",
@@ -88,6 +89,10 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# The history context (who, which URL) is set for the requests that write. A GET writes no
+# history, and the context would otherwise be sent ahead of every one of its queries.
+PGHISTORY_MIDDLEWARE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
 ROOT_URLCONF = "libstaff.urls"
 WSGI_APPLICATION = "libstaff.wsgi.application"
 
@@ -105,6 +110,12 @@ TEMPLATES = [
                 "security.context_processors.working_site_picker",
             ],
         },
+    },
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "jinja_templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "libstaff.jinja.environment"},
     },
 ]
 

@@ -8,10 +8,12 @@ class PolicyBackend(ModelBackend):
     question goes to security.policy, so templates, the admin and views all agree with it."""
 
     def get_user(self, user_id):
-        user = (
-            self._user_model().objects.select_related("security_group").filter(pk=user_id).first()
-        )
-        return user if user is not None and self.user_can_authenticate(user) else None
+        users = self._user_model().objects.select_related("security_group")
+        try:
+            user = users.get(pk=user_id)  # get(), not first(): no ORDER BY on every request
+        except users.model.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
 
     def has_perm(self, user_obj, perm, obj=None):
         return policy.can(user_obj, perm, obj)

@@ -273,7 +273,7 @@ def _refund_form(request, page) -> tuple[RefundForm, int | None]:
     operator may refund it: offering what is left of it."""
     wanted = request.GET.get("refund", "")
     for fee in page.fees:
-        for line in fee.transactions.all():
+        for line in fee.ledger:
             if str(line.pk) == wanted and line.kind == "payment" and fee.may["refund"]:
                 left = line.amount - line.refunded
                 return RefundForm(initial={"payment": line.pk, "amount": left}), line.pk

@@ -21,9 +21,9 @@ pytestmark = pytest.mark.django_db
 LIST = reverse("patrons:list")
 HTMX = {"HX-Request": "true"}
 # Session and operator (2), the preferences for the two-factor rule (1), the policy's facts
-# (4), the page, its rows when sorted by site, the bounded count, the four lists the
+# (1), the page, its rows when sorted by site, the bounded count, the four lists the
 # filters offer (sites, groups, patron types, import feeds).
-MAX_QUERIES = 14
+MAX_QUERIES = 11
 # A chosen group, site and patron type are each checked against what is offered (3), and a
 # chosen site brings the site tree for its branches (1).
 MAX_QUERIES_ALL_FILTERS = MAX_QUERIES + 4
