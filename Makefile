@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test stop lint format bench migrate chromium wrk clean
+.PHONY: run test stop lint format bench soak migrate chromium wrk clean
 
 # The virtualenv is (re)built when missing or older than pyproject.toml.
 $(STAMP): pyproject.toml
@@ -28,6 +28,11 @@ test: $(STAMP) chromium
 
 bench: $(STAMP) wrk
 	$(BIN)/python -m pytest tests/bench -p no:randomly -s --reuse-db
+
+# Load and faults through HTTP for SOAK_SECONDS (default 60), on its own PostgreSQL in
+# .data/soak/; not run by CI (tests/soak/).
+soak: $(STAMP)
+	$(BIN)/python -m pytest tests/soak -p no:randomly -s
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

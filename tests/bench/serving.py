@@ -19,6 +19,39 @@ WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "5"))
 WRK = ["wrk", "-t2", "-c4", f"-d{WRK_SECONDS}s", "--latency", "--timeout", "10s"]
 
 
+def database_url() -> str:
+    """The database this process uses (the benchmark's or the soak's), as the servers'
+    DATABASE_URL."""
+    from django.db import connection
+
+    db = connection.get_connection_params()
+    port = f"&port={db['port']}" if db.get("port") else ""
+    return f"postgresql://{db['user']}@/{db['dbname']}?host={db.get('host', '')}{port}"
+
+
+def production_env() -> dict[str, str]:
+    """Production settings on plain HTTP at 127.0.0.1, with persistent connections."""
+    from django.conf import settings
+
+    return {
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DATABASE_URL": database_url(),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "SECURE_COOKIES": "false",
+        "CONN_MAX_AGE": "60",
+    }
+
+
+def collectstatic(env: dict) -> None:
+    """Production serves the hashed static files (whitenoise's manifest): collect them."""
+    subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=ROOT, env={**os.environ, **env}, check=True,
+    )  # fmt: skip
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -6,9 +6,6 @@ and the table of BENCHMARKS.md. Figures only: nothing here asserts a time."""
 
 import datetime
 import json
-import os
-import subprocess
-import sys
 import uuid
 from decimal import Decimal
 
@@ -129,34 +126,15 @@ def _floor_path(page: dict) -> str:
     return f"/page-{page['number']}"
 
 
-def _database_url() -> str:
-    """The benchmark database, as the servers' DATABASE_URL."""
-    db = connection.get_connection_params()
-    port = f"&port={db['port']}" if db.get("port") else ""
-    return f"postgresql://{db['user']}@/{db['dbname']}?host={db.get('host', '')}{port}"
-
-
-def _collectstatic(env: dict) -> None:
-    subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-        cwd=serving.ROOT, env={**os.environ, **env}, check=True,
-    )  # fmt: skip
-
-
 @pytest.mark.django_db(transaction=False)
 def test_pages_against_their_floors(plan, bench_report):
     pages, plan_file = plan
-    production = {
-        "DJANGO_ENV": "production",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "DATABASE_URL": _database_url(),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "SECURE_COOKIES": "false",
-        "CONN_MAX_AGE": "60",
+    production = serving.production_env()
+    serving.collectstatic(production)
+    floor_env = {
+        "LIBSTAFF_FLOOR_PLAN": str(plan_file),
+        "LIBSTAFF_FLOOR_DSN": serving.database_url(),
     }
-    _collectstatic(production)
-    floor_env = {"LIBSTAFF_FLOOR_PLAN": str(plan_file), "LIBSTAFF_FLOOR_DSN": _database_url()}
     results = {"measured_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                "wrk": " ".join(serving.WRK), "workers": serving.WORKERS, "pages": []}  # fmt: skip
     with serving.gunicorn("tests.bench.hello_app:application", {}) as hello:
