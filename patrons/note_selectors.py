@@ -38,8 +38,8 @@ def editable_note(*, operator, patron: Patron, note_id) -> Note | None:
 def popup_notes(*, operator, patron: Patron) -> list[Note]:
     """Shown on every tab of the record: with only what the pop-up shows (its type and
     owner site, not the authors' whole records)."""
-    popups = policy.scope(operator, VIEW, patron.notes.filter(is_popup=True))
-    return list(popups.select_related("note_type", "owner_site"))
+    popups = visible_notes(operator=operator, patron=patron).filter(is_popup=True)
+    return list(popups.select_related(None).select_related("note_type", "owner_site"))
 
 
 def note_types() -> QuerySet:
