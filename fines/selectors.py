@@ -65,7 +65,7 @@ def fines_page(*, operator, patron, filters: FeeFilters) -> FinesPage:
         "payment_method", "waive_reason", "receipt__site"
     ).annotate(refunded=Coalesce(Sum("refunds__amount"), ZERO))
     fees = list(
-        chosen.select_related("fee_type", "owner_site", "created_by")
+        chosen.select_related("fee_type", "owner_site")
         .prefetch_related(
             Prefetch("transactions", queryset=lines.order_by("at", "pk"), to_attr="ledger")
         )
